@@ -1,0 +1,93 @@
+import math
+
+import pytest
+
+from training.ecustfd import CLASSES, FOOD_TYPES, ManifestError, build_manifest, parse_photo_name, read_density
+
+
+@pytest.mark.parametrize(
+    ("stem", "expected"),
+    [
+        ("apple001S(1)", ("apple001", "apple", "S", 1)),
+        ("fired_dough_twist007T(12)", ("fired_dough_twist007", "fired_dough_twist", "T", 12)),
+        ("egg002s(3)", ("egg002", "egg", "S", 3)),  # the one lower-case view letter upstream
+        ("mix014T(4)", ("mix014", "mix", "T", 4)),
+    ],
+)
+def test_photo_names(stem, expected):
+    name = parse_photo_name(stem)
+    assert (name.item_id, name.item_type, name.view, name.shot) == expected
+
+
+@pytest.mark.parametrize(("stem", "message"), [("pizza001S(1)", "unknown food type 'pizza'"), ("apple001X(1)", "does not follow")])
+def test_bad_photo_names(stem, message):
+    with pytest.raises(ManifestError, match=message):
+        parse_photo_name(stem)
+
+
+def test_classes():
+    assert len(FOOD_TYPES) == 19 and CLASSES[-1] == "coin" and len(set(CLASSES)) == 20
+
+
+def test_density_table(ecustfd_dir):
+    table = read_density(ecustfd_dir / "density.xls")
+    assert len(table) == 174 and table["item_id"].nunique() == 160
+    apple = table.set_index(["item_id", "food"]).loc[("apple001", "apple")]
+    assert apple["weight_g"] == pytest.approx(244.5) and apple["volume_ml"] == 310
+    assert set(table.loc[table["item_id"] == "mix001", "food"]) == {"apple", "orange"}
+
+
+def test_manifest_of_a_few_items(mini_ecustfd):
+    images, objects = build_manifest(mini_ecustfd)
+    assert len(images) == len(list((mini_ecustfd / "JPEGImages").iterdir()))
+    assert set(images["item_id"]) == {"apple001", "apple002", "apple003", "banana001", "banana002", "banana003",
+                                      "grape001", "grape002", "egg002", "mix001", "mix002"}  # fmt: skip
+    mix = images[images["item_type"] == "mix"]
+    assert (mix["n_foods"] == 2).all()
+    no_coin = images.loc[images["coin_xmin"].isna(), "image"].tolist()
+    assert no_coin == ["mix002T(2)"]
+    foods = objects[objects["label"] != "coin"]
+    assert not foods["weight_g"].isna().any()
+    assert objects.loc[objects["label"] == "coin", "weight_g"].isna().all()
+    mix_weights = foods[foods["item_id"] == "mix001"].groupby("label")["weight_g"].first().to_dict()
+    assert mix_weights == {"apple": pytest.approx(219.0), "orange": pytest.approx(197.9)}
+    assert (objects["xmax"] > objects["xmin"]).all()
+
+
+def test_known_label_error_is_fixed(ecustfd_subset):
+    images, objects = build_manifest(ecustfd_subset("mix012"))
+    labels = objects.loc[objects["image"] == "mix012T(4)", "label"]
+    assert set(labels) == {"orange", "lemon", "coin"}
+
+
+def test_unknown_class_is_named(mini_ecustfd):
+    path = mini_ecustfd / "Annotations" / "apple001S(1).xml"
+    path.write_text(path.read_text().replace("<name>apple</name>", "<name>pizza</name>"))
+    with pytest.raises(ManifestError, match=r"apple001S\(1\).xml.*'pizza'"):
+        build_manifest(mini_ecustfd)
+
+
+def test_missing_photo_is_named(mini_ecustfd):
+    (mini_ecustfd / "JPEGImages" / "banana002T(1).JPG").unlink()
+    with pytest.raises(ManifestError, match=r"banana002T\(1\).JPG is missing"):
+        build_manifest(mini_ecustfd)
+
+
+def test_corrupt_xml_is_named(mini_ecustfd):
+    (mini_ecustfd / "Annotations" / "grape001S(1).xml").write_text("<annotation><size>")
+    with pytest.raises(ManifestError, match=r"grape001S\(1\).xml: not well-formed"):
+        build_manifest(mini_ecustfd)
+
+
+def test_missing_density(mini_ecustfd):
+    (mini_ecustfd / "density.xls").unlink()
+    with pytest.raises(ManifestError, match="density table not found"):
+        build_manifest(mini_ecustfd)
+
+
+def test_full_manifest(ecustfd_dir):
+    images, objects = build_manifest(ecustfd_dir)
+    assert len(images) == 2978 and images["item_id"].nunique() == 160
+    assert set(objects["label"]) == set(CLASSES)
+    assert images["coin_xmin"].isna().sum() == 2
+    assert not math.isnan(objects.loc[objects["label"] == "apple", "weight_g"].min())

@@ -1,0 +1,1 @@
+"""Library code behind the DVC stages: data preparation, detector, portion estimator, evaluation."""

@@ -1,0 +1,85 @@
+"""Typed view of params.yaml: every stage reads its parameters through `load_params`."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PARAMS_FILE = Path("params.yaml")
+
+
+class ParamsError(ValueError):
+    """params.yaml is missing or does not match the schema."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paths(_Section):
+    raw_ecustfd: Path
+    raw_usda: Path
+    prepared: Path
+    nutrition: Path
+    foods_map: Path
+    data_reports: Path
+
+
+class EcustfdSource(_Section):
+    source: str
+    upstream_url: str
+    rev: str
+    expected_images: int = Field(gt=0)
+
+
+class UsdaSource(_Section):
+    source: str
+
+
+class DataSources(_Section):
+    ecustfd: EcustfdSource
+    usda: UsdaSource
+
+
+class PrepareParams(_Section):
+    seed: int
+    val_fraction: float = Field(gt=0, lt=0.5)
+    test_fraction: float = Field(gt=0, lt=0.5)
+    image_mode: Literal["symlink", "copy"] = "symlink"
+
+
+class Params(BaseModel):
+    """All of params.yaml. Later stages add their sections here."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    paths: Paths
+    data: DataSources
+    prepare: PrepareParams
+
+
+def load_params(path: Path | str = PARAMS_FILE) -> Params:
+    """Read and validate params.yaml.
+
+    Raises:
+        ParamsError: the file is absent, not YAML, or fails validation.
+    """
+    return _load(Path(path).resolve())
+
+
+@cache
+def _load(path: Path) -> Params:
+    if not path.is_file():
+        raise ParamsError(f"parameters file not found: {path} (run from the repository root)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path} is not valid YAML: {exc}") from exc
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        raise ParamsError(f"{path} does not match the expected parameters:\n{exc}") from exc

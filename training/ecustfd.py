@@ -1,0 +1,181 @@
+"""ECUSTFD specifics: class list, photo-name parsing, density.xls, and the per-photo / per-object manifest."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from training.ecustfd_source import ANNOTATIONS, DENSITY, IMAGES
+from training.voc import VocObject, VocParseError, parse_voc
+
+log = logging.getLogger(__name__)
+
+FOOD_TYPES: tuple[str, ...] = (
+    "apple", "banana", "bread", "bun", "doughnut", "egg", "fired_dough_twist", "grape", "lemon", "litchi",
+    "mango", "mooncake", "orange", "peach", "pear", "plum", "qiwi", "sachima", "tomato",
+)  # fmt: skip
+COIN = "coin"
+CLASSES: tuple[str, ...] = (*FOOD_TYPES, COIN)
+MIX = "mix"
+COIN_DIAMETER_MM = 25.0
+
+# `<type><NNN><S|T>(<k>)`; one egg item is spelled with a lower-case view letter (egg002s).
+_PHOTO_NAME = re.compile(r"^(?P<type>[a-z_]+)(?P<num>\d{3})(?P<view>[ST])\((?P<shot>\d+)\)$", re.IGNORECASE)
+
+
+# Known labelling errors in the upstream annotations, checked by eye: (photo, wrong label) -> right label.
+LABEL_FIXES: dict[tuple[str, str], str] = {
+    ("mix012T(4)", "mango"): "orange",  # item mix012 is a lemon and an orange; the orange is boxed as mango
+}
+
+
+class ManifestError(ValueError):
+    """The raw data contradicts itself: unknown class, unparseable name, missing photo or weight."""
+
+
+@dataclass(frozen=True)
+class PhotoName:
+    item_id: str
+    item_type: str
+    view: str
+    shot: int
+
+
+def parse_photo_name(stem: str) -> PhotoName:
+    """`apple001S(1)` → item `apple001`, type `apple`, view `S`, shot 1."""
+    match = _PHOTO_NAME.match(stem)
+    if match is None:
+        raise ManifestError(f"photo name {stem!r} does not follow <type><NNN><S|T>(<k>)")
+    item_type = match["type"].lower()
+    if item_type not in FOOD_TYPES and item_type != MIX:
+        raise ManifestError(f"photo {stem!r} names unknown food type {item_type!r}")
+    return PhotoName(f"{item_type}{match['num']}", item_type, match["view"].upper(), int(match["shot"]))
+
+
+def read_density(path: Path) -> pd.DataFrame:
+    """One row per (item, food): item_id, food, volume_ml, weight_g.
+
+    The sheet header says `volume(mm^3)`, but the values are millilitres (an apple of 244 g is 310 mL).
+    """
+    if not path.is_file():
+        raise ManifestError(f"density table not found: {path}")
+    sheets = pd.read_excel(path, sheet_name=None, engine="xlrd")
+    frames = []
+    for name, sheet in sheets.items():
+        missing = {"id", "type", "volume(mm^3)", "weight(g)"} - set(sheet.columns)
+        if missing:
+            raise ManifestError(f"{path} sheet {name!r} lacks columns {sorted(missing)}")
+        frames.append(sheet)
+    table = pd.concat(frames, ignore_index=True).rename(
+        columns={"id": "item_id", "type": "food", "volume(mm^3)": "volume_ml", "weight(g)": "weight_g"}
+    )
+    table["item_id"] = table["item_id"].astype(str).str.strip().str.lower()
+    table["food"] = table["food"].astype(str).str.strip().str.lower()
+    table = table.astype({"volume_ml": float, "weight_g": float})
+    unknown = sorted(set(table["food"]) - set(FOOD_TYPES))
+    if unknown:
+        raise ManifestError(f"{path} lists unknown food types {unknown}")
+    if table.duplicated(["item_id", "food"]).any():
+        dupes = table[table.duplicated(["item_id", "food"], keep=False)]
+        raise ManifestError(f"{path} repeats (item, food) pairs: {dupes[['item_id', 'food']].values.tolist()}")
+    bad = table[(table["weight_g"] <= 0) | (table["volume_ml"] <= 0) | table[["weight_g", "volume_ml"]].isna().any(axis=1)]
+    if len(bad):
+        raise ManifestError(f"{path} has non-positive or empty weight/volume for {bad['item_id'].tolist()}")
+    return table[["item_id", "food", "volume_ml", "weight_g"]]
+
+
+def build_manifest(root: Path, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse every annotation of an ECUSTFD copy at `root`.
+
+    Returns:
+        images: one row per photo (image, image_path relative to root, item_id, item_type, view, shot,
+            width, height, n_foods, coin box columns or NaN when the photo has no coin).
+        objects: one row per annotated box (image, item_id, label, xmin..ymax, weight_g and volume_ml of
+            that food item, NaN for the coin).
+
+    Raises:
+        ManifestError: for any inconsistency, naming the file.
+    """
+    density = read_density(root / DENSITY).set_index(["item_id", "food"])
+    xml_files = sorted((root / ANNOTATIONS).glob("*.xml"))
+    if not xml_files:
+        raise ManifestError(f"no annotation files in {root / ANNOTATIONS}")
+    images_dir = root / IMAGES
+    available = {p.stem: p.name for p in images_dir.iterdir()} if images_dir.is_dir() else {}
+
+    image_rows, object_rows = [], []
+    iterator = xml_files
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(xml_files, desc="annotations", unit="file")
+    for xml_path in iterator:
+        stem = xml_path.stem
+        name = parse_photo_name(stem)
+        if stem not in available:
+            raise ManifestError(f"{xml_path}: photo {stem}.JPG is missing from {images_dir}")
+        try:
+            ann = parse_voc(xml_path)
+        except VocParseError as exc:
+            raise ManifestError(str(exc)) from exc
+        ann_objects = [
+            VocObject(LABEL_FIXES.get((stem, o.label), o.label), o.box) for o in ann.objects
+        ]
+        coins = [o for o in ann_objects if o.label == COIN]
+        foods = [o for o in ann_objects if o.label != COIN]
+        for obj in foods:
+            if obj.label not in FOOD_TYPES:
+                raise ManifestError(f"{xml_path}: unknown class {obj.label!r}")
+            if name.item_type != MIX and obj.label != name.item_type:
+                raise ManifestError(f"{xml_path}: a {name.item_type} photo labels a {obj.label!r}")
+            if (name.item_id, obj.label) not in density.index:
+                raise ManifestError(f"{xml_path}: no weight for {obj.label} of item {name.item_id} in {DENSITY}")
+        if not foods:
+            raise ManifestError(f"{xml_path}: no food annotated")
+        if len(coins) > 1:
+            raise ManifestError(f"{xml_path}: {len(coins)} coins annotated, ECUSTFD has at most one")
+        coin = coins[0].box if coins else None
+        image_rows.append(
+            {
+                "image": stem,
+                "image_path": f"{IMAGES}/{available[stem]}",
+                "item_id": name.item_id,
+                "item_type": name.item_type,
+                "view": name.view,
+                "shot": name.shot,
+                "width": ann.width,
+                "height": ann.height,
+                "n_foods": len(foods),
+                "coin_xmin": coin.xmin if coin else float("nan"),
+                "coin_ymin": coin.ymin if coin else float("nan"),
+                "coin_xmax": coin.xmax if coin else float("nan"),
+                "coin_ymax": coin.ymax if coin else float("nan"),
+            }
+        )
+        for obj in ann_objects:
+            weight = volume = float("nan")
+            if obj.label != COIN:
+                volume, weight = density.loc[(name.item_id, obj.label), ["volume_ml", "weight_g"]]
+            object_rows.append(
+                {
+                    "image": stem,
+                    "item_id": name.item_id,
+                    "label": obj.label,
+                    "xmin": obj.box.xmin,
+                    "ymin": obj.box.ymin,
+                    "xmax": obj.box.xmax,
+                    "ymax": obj.box.ymax,
+                    "weight_g": float(weight),
+                    "volume_ml": float(volume),
+                }
+            )
+    images = pd.DataFrame(image_rows)
+    objects = pd.DataFrame(object_rows)
+    no_coin = images.loc[images["coin_xmin"].isna(), "image"].tolist()
+    if no_coin:
+        log.warning("%d photos have no coin (kept for detection, no scale): %s", len(no_coin), no_coin)
+    return images, objects
