@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests_support import REPO
 SHARED_ECUSTFD = Path(os.environ.get("ECUSTFD_DIR", REPO.parent / "shared" / "data" / "ecustfd"))
 
 # A few items of several kinds: plain foods, a two-item class, the `egg002s` spelling, a mix item,

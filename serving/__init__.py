@@ -1,0 +1,1 @@
+"""Model serving (BentoML): photo in, foods with grams and nutrients out. Built on the registered champions."""
