@@ -4,6 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3.11
 
+# Stage commands say `python`: make it the project's.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export VIRTUAL_ENV := $(abspath $(VENV))
+
 # Keep every tool off the network and out of the home directory.
 export DVC_NO_ANALYTICS := 1
 export YOLO_OFFLINE := 1
