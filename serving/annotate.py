@@ -1,0 +1,42 @@
+"""Draw what the model saw — boxes, names, grams — onto the photo, for people who would rather look than read."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageDraw, ImageFont
+
+from serving.schemas import AnalyzeResponse
+
+_FOOD = (46, 204, 113)
+_REFERENCE = (241, 196, 15)
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow builds without FreeType ignore the size
+        return ImageFont.load_default()
+
+
+def annotate(image: Image.Image, result: AnalyzeResponse) -> bytes:
+    """Return a PNG of `image` with every item's box and label, and the reference object, drawn on it."""
+    canvas = image.convert("RGB").copy()
+    draw = ImageDraw.Draw(canvas)
+    width = max(2, round(max(canvas.size) / 300))
+    font = _font(max(12, round(max(canvas.size) / 40)))
+    if result.reference.box is not None:
+        b = result.reference.box
+        draw.rectangle((b.xmin, b.ymin, b.xmax, b.ymax), outline=_REFERENCE, width=width)
+        draw.text((b.xmin, b.ymax + 2), result.reference.kind, fill=_REFERENCE, font=font)
+    for item in result.items:
+        b = item.box
+        draw.rectangle((b.xmin, b.ymin, b.xmax, b.ymax), outline=_FOOD, width=width)
+        label = f"{item.display_name} ~{item.grams:.0f} g, {item.kcal:.0f} kcal"
+        left, top, right, bottom = draw.textbbox((b.xmin, b.ymin), label, font=font)
+        y = max(0, b.ymin - (bottom - top) - 4)
+        draw.rectangle((left, y, right + 4, y + bottom - top + 4), fill=_FOOD)
+        draw.text((b.xmin + 2, y + 1), label, fill=(0, 0, 0), font=font)
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    return buffer.getvalue()
