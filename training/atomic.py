@@ -21,6 +21,7 @@ def atomic_dir(target: Path | str) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    scratch.chmod(0o755)  # mkdtemp makes it private; outputs are ordinary shared folders
     try:
         yield scratch
     except BaseException:

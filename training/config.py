@@ -27,6 +27,10 @@ class Paths(_Section):
     nutrition: Path
     foods_map: Path
     data_reports: Path
+    backbone: Path
+    features: Path
+    detector: Path
+    detector_reports: Path
 
 
 class EcustfdSource(_Section):
@@ -45,11 +49,52 @@ class DataSources(_Section):
     usda: UsdaSource
 
 
+class BackboneParams(_Section):
+    source: str
+    member: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class PrepareParams(_Section):
     seed: int
     val_fraction: float = Field(gt=0, lt=0.5)
     test_fraction: float = Field(gt=0, lt=0.5)
     image_mode: Literal["symlink", "copy"] = "symlink"
+
+
+class ExtractFeaturesParams(_Section):
+    pad_fraction: float = Field(ge=0, le=1)
+    size: int = Field(ge=32, le=1024)
+    batch_size: int = Field(ge=1)
+
+
+class DetectorProfile(_Section):
+    model: str
+    imgsz: int = Field(ge=32)
+    epochs: int = Field(ge=1)
+    batch: int = Field(ge=1)
+    fraction: float = Field(gt=0, le=1)
+    warmup_epochs: float = Field(ge=0)
+    close_mosaic: int = Field(ge=0)
+    workers: int = Field(ge=0)
+
+
+class ClassifierParams(_Section):
+    c_grid: list[float] = Field(min_length=1)
+
+
+class TrainDetectorParams(_Section):
+    profile: str
+    seed: int
+    profiles: dict[str, DetectorProfile]
+    augmentation: dict[str, float]
+    classifier: ClassifierParams
+
+    @property
+    def active(self) -> DetectorProfile:
+        if self.profile not in self.profiles:
+            raise ParamsError(f"train_detector.profile {self.profile!r} is not one of {sorted(self.profiles)}")
+        return self.profiles[self.profile]
 
 
 class Params(BaseModel):
@@ -59,7 +104,10 @@ class Params(BaseModel):
 
     paths: Paths
     data: DataSources
+    backbone: BackboneParams
     prepare: PrepareParams
+    extract_features: ExtractFeaturesParams
+    train_detector: TrainDetectorParams
 
 
 def load_params(path: Path | str = PARAMS_FILE) -> Params:

@@ -1,0 +1,42 @@
+"""Stage extract_features: ImageNet MobileNetV2 features for every annotated food box."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from pipelines._cli import run, setup_logging, stage_app
+from training.config import load_params
+
+app = stage_app(__doc__)
+
+
+@app.command()
+def main(
+    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: params paths.features).")] = None,
+) -> None:
+    """Crop each food box from its photo and store its 1280-d feature vector."""
+    import numpy as np
+    import pandas as pd
+
+    from training.atomic import atomic_dir
+    from training.backbone import CropFeatureExtractor
+    from training.crop_features import FEATURES_FILE, INDEX_COLUMNS, INDEX_FILE, extract, food_boxes
+
+    setup_logging()
+    params = load_params()
+    cfg = params.extract_features
+    prepared = params.paths.prepared
+    boxes = food_boxes(pd.read_parquet(prepared / "images.parquet"), pd.read_parquet(prepared / "objects.parquet"))
+    extractor = CropFeatureExtractor.from_dir(params.paths.backbone, size=cfg.size, batch_size=cfg.batch_size)
+    features = extract(boxes, params.paths.raw_ecustfd, extractor, cfg.pad_fraction)
+    with atomic_dir(out or params.paths.features) as scratch:
+        boxes[INDEX_COLUMNS].to_parquet(scratch / INDEX_FILE, index=False)
+        np.save(scratch / FEATURES_FILE, features)
+    typer.echo(f"extract_features: {len(boxes)} food crops → {features.shape[1]}-d features")
+
+
+if __name__ == "__main__":
+    run(app)

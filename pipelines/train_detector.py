@@ -1,0 +1,74 @@
+"""Stage train_detector: YOLO localiser (food, coin) + crop classifier (which food), on train items."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from pipelines._cli import run, setup_logging, stage_app
+from training.config import load_params
+
+app = stage_app(__doc__)
+
+
+@app.command()
+def main(
+    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: params paths.detector).")] = None,
+) -> None:
+    """Train the localiser with ultralytics, then the crop classifier on MobileNetV2 features."""
+    import numpy as np
+
+    from training.atomic import atomic_dir, write_json
+    from training.crop_classifier import WEIGHTS_FILE as CLASSIFIER_FILE
+    from training.crop_classifier import select_and_fit
+    from training.crop_features import load_features
+    from training.detector import WEIGHTS_FILE, copy_run_artifacts, localiser_dataset, train_localiser
+
+    setup_logging()
+    params = load_params()
+    cfg = params.train_detector
+    profile = cfg.active
+    out = out or params.paths.detector
+
+    index, features = load_features(params.paths.features)
+    split = index["split"].to_numpy()
+    labels = index["label"].tolist()
+    pick = lambda s: (features[split == s], [lab for lab, sp in zip(labels, split) if sp == s])  # noqa: E731
+    classifier, val_scores = select_and_fit(pick("train"), pick("val"), cfg.classifier.c_grid, seed=cfg.seed)
+
+    with atomic_dir(out) as scratch, tempfile.TemporaryDirectory(prefix="localiser-") as work:
+        data_yaml = localiser_dataset(params.paths.prepared / "yolo", Path(work) / "data")
+        started = time.perf_counter()
+        best, history = train_localiser(
+            data_yaml, Path(work) / "runs", {**profile.model_dump(), **cfg.augmentation}, seed=cfg.seed
+        )
+        minutes = (time.perf_counter() - started) / 60
+        best.replace(scratch / WEIGHTS_FILE)
+        copy_run_artifacts(best.parent.parent, scratch)
+        classifier.save(scratch / CLASSIFIER_FILE)
+        write_json(
+            scratch / "training.json",
+            {
+                "profile": cfg.profile,
+                "localiser": {"history": history, "minutes": round(minutes, 2), **profile.model_dump()},
+                "classifier": {
+                    "val_top1_by_c": {str(c): s for c, s in val_scores.items()},
+                    "classes": list(classifier.classes),
+                    "n_train_crops": int(np.sum(split != "test")),
+                },
+            },
+        )
+    last = history[-1] if history else {}
+    typer.echo(
+        f"train_detector ({cfg.profile}): {len(history)} epochs in {minutes:.1f} min, "
+        f"val mAP50 {last.get('metrics/mAP50(B)', float('nan')):.3f}; "
+        f"classifier val top-1 {max(val_scores.values()):.3f}; wrote {out}"
+    )
+
+
+if __name__ == "__main__":
+    run(app)
