@@ -97,6 +97,13 @@ class TrainDetectorParams(_Section):
         return self.profiles[self.profile]
 
 
+class RegisterDetectorParams(_Section):
+    model_name: str
+    gate_metric: str
+    min_food_top1: float = Field(ge=0, le=1)
+    conf: float = Field(gt=0, lt=1)
+
+
 class Params(BaseModel):
     """All of params.yaml. Later stages add their sections here."""
 
@@ -108,6 +115,7 @@ class Params(BaseModel):
     prepare: PrepareParams
     extract_features: ExtractFeaturesParams
     train_detector: TrainDetectorParams
+    register_detector: RegisterDetectorParams
 
 
 def load_params(path: Path | str = PARAMS_FILE) -> Params:

@@ -1,0 +1,48 @@
+"""The registration gate against a real MLflow registry (SQLite store in a temporary folder)."""
+
+import pytest
+
+from training.registry import CHAMPION, gate, register_with_gate
+
+
+def test_gate_rules():
+    assert gate(0.9, 0.8, None).passed
+    assert gate(0.9, 0.8, 0.85).passed
+    assert not gate(0.7, 0.8, None).passed
+    worse = gate(0.82, 0.8, 0.85)
+    assert not worse.passed and "worse than the champion" in worse.reason
+    assert gate(0.10, 0.2, 0.12, higher_is_better=False).passed  # errors: lower wins
+    assert not gate(0.15, 0.2, 0.12, higher_is_better=False).passed
+
+
+def dummy_logger(value):
+    def log_model(mlflow):
+        import mlflow.pyfunc
+
+        class Constant(mlflow.pyfunc.PythonModel):
+            def predict(self, context, model_input, params=None):
+                return [value] * len(model_input)
+
+        mlflow.pyfunc.log_model(name="model", python_model=Constant(), pip_requirements=["mlflow"])
+
+    return log_model
+
+
+@pytest.mark.slow
+def test_worse_candidate_does_not_take_champion(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    common = dict(model_name="toy", params={"p": 1}, tags={}, gate_metric="top1", threshold=0.5)
+    first = register_with_gate(log_model=dummy_logger(1), metrics={"top1": 0.8}, **common)
+    assert first["gate"]["passed"] and first["champion_version"] == "1"
+    worse = register_with_gate(log_model=dummy_logger(2), metrics={"top1": 0.7}, **common)
+    assert not worse["gate"]["passed"] and worse["champion_version"] == "1"
+    below = register_with_gate(log_model=dummy_logger(3), metrics={"top1": 0.4}, **common)
+    assert not below["gate"]["passed"] and below["champion_version"] == "1"
+    better = register_with_gate(log_model=dummy_logger(4), metrics={"top1": 0.9}, **common)
+    assert better["gate"]["passed"] and better["champion_version"] == "4"
+
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(f"models:/toy@{CHAMPION}")
+    assert list(model.predict([[0], [0]])) == [4, 4]
