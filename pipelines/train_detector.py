@@ -18,6 +18,7 @@ app = stage_app(__doc__)
 @app.command()
 def main(
     out: Annotated[Optional[Path], typer.Option(help="Output folder (default: params paths.detector).")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="Training profile, e.g. quick or full (default: params).")] = None,
 ) -> None:
     """Train the localiser with ultralytics, then the crop classifier on MobileNetV2 features."""
     import numpy as np
@@ -31,6 +32,8 @@ def main(
     setup_logging()
     params = load_params()
     cfg = params.train_detector
+    if profile is not None:
+        cfg = cfg.model_copy(update={"profile": profile})
     profile = cfg.active
     out = out or params.paths.detector
 
