@@ -30,6 +30,7 @@ def summarize(images, objects, splits) -> dict:
         "n_item_foods": int(objects.loc[objects["label"] != "coin", ["item_id", "label"]].drop_duplicates().shape[0]),
         "n_objects": int(len(objects)),
         "images_without_coin": sorted(images.loc[images["coin_xmin"].isna(), "image"].tolist()),
+        "annotation_repairs": images.attrs.get("repairs", []),
         "splits": {
             split: {
                 "items": int((splits == split).sum()),
@@ -64,7 +65,9 @@ def main(
     images, objects = build_manifest(raw, progress=True)
     items = images[["item_id", "item_type"]].drop_duplicates()
     splits = split_items(items, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, seed=cfg.seed)
+    repairs = images.attrs.get("repairs", [])
     images["split"] = images["item_id"].map(splits)
+    images.attrs["repairs"] = repairs
     assert_no_leakage(images)
     objects = objects.merge(images[["image", "split"]], on="image")
 

@@ -89,5 +89,33 @@ def test_full_manifest(ecustfd_dir):
     images, objects = build_manifest(ecustfd_dir)
     assert len(images) == 2978 and images["item_id"].nunique() == 160
     assert set(objects["label"]) == set(CLASSES)
-    assert images["coin_xmin"].isna().sum() == 2
+    assert {"mix002T(2)", "mix005S(4)", "doughnut006S(15)"} <= set(images.loc[images["coin_xmin"].isna(), "image"])
+    repairs = images.attrs["repairs"]
+    assert any(r.startswith("tomato001S(4): swapped") for r in repairs)
+    assert any(r.startswith("doughnut004S(15): dropped a coin box that repeats") for r in repairs)
+    foods, coins = objects[objects["label"] != "coin"], objects[objects["label"] == "coin"]
+    coin_area = ((coins["xmax"] - coins["xmin"]) * (coins["ymax"] - coins["ymin"])).groupby(coins["image"]).max()
+    food_area = ((foods["xmax"] - foods["xmin"]) * (foods["ymax"] - foods["ymin"])).groupby(foods["image"]).min()
+    assert (coin_area < food_area.reindex(coin_area.index)).all()  # after repair, every coin is smaller than the food
     assert not math.isnan(objects.loc[objects["label"] == "apple", "weight_g"].min())
+
+
+def _objects(*boxes):
+    from training.voc import Box, VocObject
+
+    return [VocObject(label, Box(*xyxy)) for label, xyxy in boxes]
+
+
+def test_coin_repairs():
+    from training.ecustfd import _repair_coin
+
+    repairs = []
+    swapped = _repair_coin("t", _objects(("coin", (0, 0, 200, 200)), ("tomato", (300, 300, 340, 340))), repairs)
+    assert [(o.label, o.box.xmax) for o in swapped] == [("tomato", 200), ("coin", 340)]
+    duplicate = _repair_coin("d", _objects(("doughnut", (0, 0, 200, 100)), ("coin", (1, 0, 200, 100))), repairs)
+    assert [o.label for o in duplicate] == ["doughnut"]
+    stray = _repair_coin("s", _objects(("egg", (0, 0, 200, 100)), ("coin", (5, 5, 7, 8))), repairs)
+    assert [o.label for o in stray] == ["egg"]
+    fine = _objects(("apple", (0, 0, 200, 200)), ("coin", (300, 300, 340, 340)))
+    assert _repair_coin("f", fine, repairs) == fine
+    assert len(repairs) == 3 and repairs[0] == "t: swapped the labels of the coin and the tomato"

@@ -33,6 +33,39 @@ LABEL_FIXES: dict[tuple[str, str], str] = {
 }
 
 
+MIN_COIN_SIDE_PX = 10  # a smaller "coin" box is a stray click, not a coin
+
+
+def _repair_coin(stem: str, objects: list[VocObject], repairs: list[str]) -> list[VocObject]:
+    """Fix the two coin defects found in the upstream boxes (listed in the data summary).
+
+    Some photos swap the labels of the coin and the food (the "coin" box is the size of the food, and the
+    food box the size of a coin): every ECUSTFD food is larger than a 25 mm coin, so a coin box larger than
+    a food box means the labels are swapped. A coin box that repeats a food box, or is a few pixels wide,
+    is dropped (the photo then has no scale).
+    """
+    coins = [o for o in objects if o.label == COIN]
+    foods = [o for o in objects if o.label != COIN]
+    if len(coins) != 1 or not foods:
+        return objects
+    coin = coins[0]
+    if max(coin.box.width, coin.box.height) < MIN_COIN_SIDE_PX:
+        repairs.append(f"{stem}: dropped a {coin.box.width:.0f}x{coin.box.height:.0f} px coin box")
+        return foods
+    area = lambda o: o.box.width * o.box.height  # noqa: E731
+    for food in foods:
+        b, c = food.box, coin.box
+        inter = max(0.0, min(b.xmax, c.xmax) - max(b.xmin, c.xmin)) * max(0.0, min(b.ymax, c.ymax) - max(b.ymin, c.ymin))
+        if inter / (area(food) + area(coin) - inter) > 0.9:
+            repairs.append(f"{stem}: dropped a coin box that repeats the {food.label} box")
+            return foods
+    smallest = min(foods, key=area)
+    if area(coin) > area(smallest):
+        repairs.append(f"{stem}: swapped the labels of the coin and the {smallest.label}")
+        return [VocObject(smallest.label, o.box) if o is coin else VocObject(COIN, o.box) if o is smallest else o for o in objects]
+    return objects
+
+
 class ManifestError(ValueError):
     """The raw data contradicts itself: unknown class, unparseable name, missing photo or weight."""
 
@@ -107,7 +140,7 @@ def build_manifest(root: Path, progress: bool = False) -> tuple[pd.DataFrame, pd
     images_dir = root / IMAGES
     available = {p.stem: p.name for p in images_dir.iterdir()} if images_dir.is_dir() else {}
 
-    image_rows, object_rows = [], []
+    image_rows, object_rows, repairs = [], [], []
     iterator = xml_files
     if progress:
         from tqdm import tqdm
@@ -122,9 +155,9 @@ def build_manifest(root: Path, progress: bool = False) -> tuple[pd.DataFrame, pd
             ann = parse_voc(xml_path)
         except VocParseError as exc:
             raise ManifestError(str(exc)) from exc
-        ann_objects = [
-            VocObject(LABEL_FIXES.get((stem, o.label), o.label), o.box) for o in ann.objects
-        ]
+        ann_objects = _repair_coin(
+            stem, [VocObject(LABEL_FIXES.get((stem, o.label), o.label), o.box) for o in ann.objects], repairs
+        )
         coins = [o for o in ann_objects if o.label == COIN]
         foods = [o for o in ann_objects if o.label != COIN]
         for obj in foods:
@@ -175,6 +208,9 @@ def build_manifest(root: Path, progress: bool = False) -> tuple[pd.DataFrame, pd
             )
     images = pd.DataFrame(image_rows)
     objects = pd.DataFrame(object_rows)
+    images.attrs["repairs"] = repairs
+    if repairs:
+        log.warning("repaired %d annotations: %s", len(repairs), "; ".join(repairs))
     no_coin = images.loc[images["coin_xmin"].isna(), "image"].tolist()
     if no_coin:
         log.warning("%d photos have no coin (kept for detection, no scale): %s", len(no_coin), no_coin)
