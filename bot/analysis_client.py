@@ -1,0 +1,118 @@
+"""HTTP client of the model server's `POST /analyze`, with the bot's own mirror of the fields it uses.
+
+The bot never imports `serving`: the contract is the JSON of `serving/schemas.py:AnalyzeResponse`, and
+unknown fields are ignored so the server can grow without breaking the bot.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+log = logging.getLogger(__name__)
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class AnalyzedItem(_Lenient):
+    name: str
+    display_name: str
+    grams: float = Field(gt=0)
+    grams_low: float = Field(gt=0)
+    grams_high: float = Field(gt=0)
+    kcal: float = Field(ge=0)
+    protein_g: float = Field(ge=0)
+    fat_g: float = Field(ge=0)
+    carbs_g: float = Field(ge=0)
+    confidence: float = Field(0.0, ge=0, le=1)
+
+
+class AnalyzedTotals(_Lenient):
+    grams: float = Field(ge=0)
+    kcal: float = Field(ge=0)
+    protein_g: float = Field(ge=0)
+    fat_g: float = Field(ge=0)
+    carbs_g: float = Field(ge=0)
+
+
+class ModelRef(_Lenient):
+    name: str
+    version: str
+
+
+class Analysis(_Lenient):
+    """What the bot reads from an AnalyzeResponse."""
+
+    items: list[AnalyzedItem]
+    totals: AnalyzedTotals
+    models: dict[str, ModelRef] = Field(default_factory=dict)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    hint: str | None = None
+
+
+class AnalysisUnavailable(Exception):
+    """The model server could not answer now (down, timed out, 5xx, broken answer): retry later."""
+
+
+class PhotoRejected(Exception):
+    """The model server refused this photo (4xx); `reason` is fit to show the person. Do not retry."""
+
+    def __init__(self, reason: str, status: int):
+        super().__init__(f"{status}: {reason}")
+        self.reason = reason
+        self.status = status
+
+
+def _error_reason(response: httpx.Response) -> str:
+    """The server's own words for a 4xx, whatever shape its error body has."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:200] or response.reason_phrase
+    if isinstance(body, dict):
+        for key in ("detail", "error", "message"):
+            if isinstance(body.get(key), str):
+                return body[key][:200]
+    return str(body)[:200]
+
+
+class AnalysisClient:
+    """Sends one photo as the raw request body (`Content-Type: image/...`) and parses the answer."""
+
+    def __init__(self, base_url: str, timeout_s: float, http: httpx.AsyncClient | None = None):
+        self.url = base_url.rstrip("/") + "/analyze"
+        self.timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0))
+        self._http = http or httpx.AsyncClient(trust_env=False)
+        self._owns_http = http is None
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def analyze(self, image: bytes, content_type: str) -> Analysis:
+        """Raises:
+        AnalysisUnavailable: connection refused, timeout, 5xx or 429, or an answer off the contract.
+        PhotoRejected: any other 4xx (not an image, too large, unsupported type...).
+        """
+        try:
+            response = await self._http.post(
+                self.url, content=image, headers={"Content-Type": content_type}, timeout=self.timeout
+            )
+        except httpx.TimeoutException as exc:
+            raise AnalysisUnavailable(f"{self.url} timed out ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise AnalysisUnavailable(f"{self.url} unreachable: {type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500 or response.status_code in (408, 429):
+            raise AnalysisUnavailable(f"{self.url} answered {response.status_code}: {response.text[:200]}")
+        if response.status_code >= 400:
+            raise PhotoRejected(_error_reason(response), response.status_code)
+        try:
+            return Analysis.model_validate_json(response.content)
+        except ValidationError as exc:
+            # A contract break is our bug, not the person's photo: keep the message and retry after a fix.
+            log.error("answer of %s is off the AnalyzeResponse contract: %s", self.url, exc)
+            raise AnalysisUnavailable(f"answer off the contract: {exc.error_count()} errors") from exc

@@ -1,0 +1,84 @@
+"""The bot's FastAPI app: `create_app(settings)`; `uvicorn bot.app:app` builds one from the environment."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from bot.analysis_client import AnalysisClient
+from bot.delivery import Delivery
+from bot.ledger import Ledger
+from bot.meal_analysis import MealAnalyser
+from bot.media import MediaFetcher
+from bot.messenger import Messenger
+from bot.retry import RetryWorker
+from bot.service import BotService
+from bot.settings import BotSettings
+from bot.sql_store import SqlStore
+from bot.store import PENDING, off_loop
+from bot.webhook import router
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: BotSettings | None = None) -> FastAPI:
+    """Build the app. Nothing is opened here: the database, HTTP clients and worker start with the app."""
+    settings = settings or BotSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if not settings.twilio_auth_token.get_secret_value():
+            log.error("BOT_TWILIO_AUTH_TOKEN is not set: every webhook will be refused with 403")
+        store = SqlStore(settings.database_url)
+        await off_loop(store.create_schema)
+        # Our own hops (loopback model server, Twilio) must not go through a proxy from the environment.
+        http = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=64))
+        token = settings.twilio_auth_token.get_secret_value()
+        auth = (settings.twilio_account_sid, token) if settings.twilio_account_sid and token else None
+        media = MediaFetcher(http, auth, settings.media_max_bytes, settings.media_types, settings.media_timeout_s)
+        analysis = AnalysisClient(settings.serving_url, settings.analyze_timeout_s, http)
+        messenger = Messenger(
+            settings.twilio_account_sid, token, settings.twilio_api_base_url, settings.twilio_from,
+            settings.twilio_timeout_s,
+        )  # fmt: skip
+        ledger = Ledger(store, settings)
+        delivery = Delivery(settings, store, messenger)
+        service = BotService(settings, store, ledger, MealAnalyser(settings, store, ledger, media, analysis), delivery)
+        worker = RetryWorker(service, delivery, settings.retry_poll_s)
+        app.state.settings, app.state.store, app.state.service, app.state.worker = settings, store, service, worker
+        worker.start()
+        log.info("bot ready: public %s, serving %s, database %s", settings.webhook_url, settings.serving_url,
+                 store.engine.url.render_as_string(hide_password=True))  # fmt: skip
+        try:
+            yield
+        finally:
+            await worker.stop()
+            await service.drain(timeout_s=settings.reply_budget_s)
+            await http.aclose()
+            store.dispose()
+
+    app = FastAPI(title="plate-coach bot", lifespan=lifespan)
+    app.include_router(router)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        store: SqlStore = app.state.store
+        try:
+            pending = await off_loop(store.count_messages, PENDING)
+        except Exception as exc:  # report, don't crash: this is what monitoring reads
+            log.exception("health check: database unreachable")
+            return JSONResponse({"status": "error", "database": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ok", "pending_messages": pending})
+
+    return app
+
+
+def __getattr__(name: str):
+    # `uvicorn bot.app:app` reads this attribute; building it lazily keeps `import bot.app` free of effects.
+    if name == "app":
+        return create_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

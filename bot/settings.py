@@ -1,0 +1,114 @@
+"""Runtime settings of the bot, read from the environment (prefix `BOT_`), with the tier limits."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WEBHOOK_PATH = "/twilio/webhook"
+TWILIO_GIVES_UP_S = 15.0  # Twilio drops a webhook that has not answered by then
+
+
+class TierLimits(BaseModel):
+    """What one subscription tier allows; `pitch` is what we tell people the tier gives."""
+
+    photos_per_day: int = Field(ge=0)
+    photos_per_month: int = Field(ge=0)
+    messages_per_day: int = Field(ge=0)
+    messages_per_hour: int = Field(ge=0, description="the rate limit")
+    ai_tokens_per_month: int = Field(ge=0, description="for the coach (counted, not yet spent by the bot)")
+    pitch: str
+
+
+DEFAULT_TIERS: dict[str, TierLimits] = {
+    "free": TierLimits(
+        photos_per_day=3, photos_per_month=30, messages_per_day=40, messages_per_hour=20,
+        ai_tokens_per_month=20_000, pitch="3 meal photos a day",
+    ),
+    "standard": TierLimits(
+        photos_per_day=15, photos_per_month=300, messages_per_day=200, messages_per_hour=60,
+        ai_tokens_per_month=300_000, pitch="15 meal photos a day and a weekly meal plan",
+    ),
+    "premium": TierLimits(
+        photos_per_day=60, photos_per_month=1500, messages_per_day=1000, messages_per_hour=120,
+        ai_tokens_per_month=2_000_000, pitch="60 meal photos a day, daily coaching and meal plans with shopping lists",
+    ),
+}  # fmt: skip
+
+DEFAULT_MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "image/avif")
+
+
+class BotSettings(BaseSettings):
+    """Every knob of the bot. Nested values come as JSON, e.g. `BOT_TIERS='{"free": {...}, ...}'`."""
+
+    model_config = SettingsConfigDict(env_prefix="BOT_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = Field(
+        "http://localhost:8000",
+        description="scheme://host[:port][/prefix] that Twilio calls; signatures are checked against it, "
+        "never against the Host header a proxy may have rewritten",
+    )
+    database_url: str = "sqlite:///bot.sqlite3"
+
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_webhook_shared_key: SecretStr = Field(
+        SecretStr(""), description="secret for webhooks signed with a SharedKey (X-Twilio-Webhooks-Signature-Settings)"
+    )
+    twilio_api_base_url: str | None = Field(
+        None, description="replaces https://api.twilio.com for REST messages (a local stand-in in tests)"
+    )
+    twilio_from: str | None = Field(None, description="sender of REST messages; default: the number the person wrote to")
+    twilio_timeout_s: float = 10.0
+
+    serving_url: str = "http://127.0.0.1:3000"
+    analyze_timeout_s: float = Field(20.0, gt=0)
+    reply_budget_s: float = Field(10.0, gt=0, description="answer the webhook with an acknowledgement after this")
+    media_timeout_s: float = Field(10.0, gt=0)
+    media_max_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    media_types: tuple[str, ...] = DEFAULT_MEDIA_TYPES
+    max_photos_per_message: int = Field(5, ge=1)
+
+    retry_base_s: float = Field(30.0, gt=0)
+    retry_max_s: float = Field(30 * 60.0, gt=0)
+    retry_max_attempts: int = Field(8, ge=1)
+    retry_poll_s: float = Field(5.0, gt=0)
+    lease_s: float = Field(90.0, gt=0, description="a message being worked on is retried after this if its worker died")
+
+    timezone: str = "UTC"
+    default_tier: str = "free"
+    tiers: dict[str, TierLimits] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
+    upgrade_url: str | None = None
+
+    @field_validator("public_url", "serving_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BotSettings:
+        if self.default_tier not in self.tiers:
+            raise ValueError(f"default_tier {self.default_tier!r} is not one of the tiers {sorted(self.tiers)}")
+        if self.reply_budget_s >= TWILIO_GIVES_UP_S - 1:
+            raise ValueError(
+                f"reply_budget_s={self.reply_budget_s} leaves no margin before Twilio gives up at {TWILIO_GIVES_UP_S:.0f} s"
+            )
+        return self
+
+    @property
+    def webhook_url(self) -> str:
+        """The URL Twilio signs for our webhook."""
+        return self.public_url + WEBHOOK_PATH

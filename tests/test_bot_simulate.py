@@ -1,0 +1,71 @@
+"""The two commands people run: `python -m bot` and `python -m bot.simulate`, as real processes on
+127.0.0.1, with a LOCAL STAND-IN of the model server's /analyze contract."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from bot.simulate import cli
+from bot_fixtures import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, bot, jpeg_bytes, make_bot, model_server, twilio_api  # noqa: F401
+from tests_support import REPO
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def simulate_env(**extra) -> dict[str, str]:
+    return {"BOT_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "BOT_PUBLIC_URL": PUBLIC_URL, "BOT_TWILIO_ACCOUNT_SID": ACCOUNT_SID, **extra}
+
+
+def test_simulate_sends_a_photo_and_a_text_like_twilio(bot, tmp_path):
+    photo = tmp_path / "lunch.jpg"
+    photo.write_bytes(jpeg_bytes())
+    runner = CliRunner()
+    result = runner.invoke(cli, [str(photo), "--from", "+15550009", "--url", bot.server.url], env=simulate_env())
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Apple ~180 g (150–210 g), 94 kcal")
+    result = runner.invoke(cli, ["today", "--from", "+15550009", "--url", bot.server.url, "--sms"], env=simulate_env())
+    assert result.output.strip() == "Today so far: 200 kcal in 1 meal (protein 2 g, fat 1 g, carbs 53 g)"
+    wrong = runner.invoke(cli, ["today", "--url", bot.server.url], env=simulate_env(BOT_TWILIO_AUTH_TOKEN="nope"))
+    assert wrong.exit_code == 1 and "403" in wrong.output
+
+
+def test_python_m_bot_serves_and_simulate_talks_to_it(model_server, tmp_path):
+    port = free_port()
+    env = {
+        **os.environ, **simulate_env(), "PYTHONPATH": str(REPO), "BOT_PORT": str(port),
+        "BOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "BOT_SERVING_URL": model_server.url,
+    }  # fmt: skip
+    server = subprocess.Popen([sys.executable, "-m", "bot"], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"python -m bot did not come up:\n{server.stdout.read() if server.poll() is not None else ''}")
+            time.sleep(0.1)
+        photo = tmp_path / "plate.png"
+        photo.write_bytes(jpeg_bytes())  # content sniffed by the model server, type from the name
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.simulate", str(photo), "--url", f"http://127.0.0.1:{port}"],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "Apple ~180 g" in done.stdout and "Today so far: 200 kcal" in done.stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
