@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,8 @@ class FoodBox:
     box: Box
     localiser_confidence: float
     class_probability: float
+    # The crop's MobileNetV2 features (foods only), kept so the portion estimator need not compute them again.
+    features: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 class FoodDetector:
@@ -65,8 +67,10 @@ class FoodDetector:
                 crops.append(crop(image, box, self.pad_fraction))
                 owners.append((i, d, box))
         if crops:
-            probabilities = self.classifier.probabilities(self.extractor(crops))
-            for (i, d, box), probs in zip(owners, probabilities):
+            features = self.extractor(crops)
+            probabilities = self.classifier.probabilities(features)
+            for (i, d, box), probs, feats in zip(owners, probabilities, features):
                 best = int(np.argmax(probs))
-                out[i].append(FoodBox(self.classifier.classes[best], d.confidence * float(probs[best]), box, d.confidence, float(probs[best])))
+                out[i].append(FoodBox(self.classifier.classes[best], d.confidence * float(probs[best]), box, d.confidence,
+                                      float(probs[best]), feats))  # fmt: skip
         return [sorted(boxes, key=lambda b: -b.confidence) for boxes in out]

@@ -1,0 +1,125 @@
+"""Copy the `champion` models from the MLflow registry, and the nutrition table, into the BentoML model store.
+
+`python -m serving.import_models` — the service then declares them by name, so a built Bento carries them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+log = logging.getLogger(__name__)
+
+DETECTOR = "food-detector"
+PORTION = "portion-estimator"
+NUTRITION = "nutrition-table"
+NUTRITION_FILES = ("foods.parquet", "portions.parquet", "ecustfd_foods.parquet")
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+app = typer.Typer(help=__doc__, add_completion=False, no_args_is_help=False)
+
+
+class RegistryError(RuntimeError):
+    """The MLflow registry cannot be reached, or has no such model or alias."""
+
+
+def champion_version(client, name: str, alias: str):
+    """The registered version behind `name@alias`, with an error that says what to run when it is missing."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        try:
+            versions = [v.version for v in client.search_model_versions(f"name='{name}'")]
+        except MlflowException:
+            versions = []
+        if not versions:
+            raise RegistryError(f"no model {name!r} in the registry at {client.tracking_uri}: run `dvc repro` "
+                                "(it trains and registers both models)") from exc  # fmt: skip
+        raise RegistryError(f"{name!r} has versions {sorted(versions)} but none is `{alias}`: its gate has not passed yet "
+                            f"(see reports/*/registration.json), or set the alias by hand") from exc  # fmt: skip
+
+
+def import_champion(client, name: str, alias: str):
+    """Import `models:/name@alias` into the BentoML store as `name:v<version>` (once per version)."""
+    import bentoml
+
+    version = champion_version(client, name, alias)
+    tag = f"{name}:v{version.version}"
+    try:
+        existing = bentoml.models.get(tag)
+        log.info("%s already in the BentoML store", tag)
+        return existing
+    except bentoml.exceptions.NotFound:
+        pass
+    labels = {"registry_name": name, "registry_version": str(version.version), "alias": alias}
+    metadata = {"run_id": version.run_id, "tracking_uri": str(client.tracking_uri), "source": version.source}
+    return bentoml.mlflow.import_model(tag, f"models:/{name}@{alias}", labels=labels, metadata=metadata)
+
+
+def import_nutrition(directory: Path):
+    """Store the nutrition tables as a BentoML model, versioned by content, so the Bento carries them too."""
+    import hashlib
+
+    import bentoml
+
+    missing = [f for f in NUTRITION_FILES if not (directory / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"nutrition tables {missing} missing in {directory} (run `dvc repro nutrition_table`)")
+    digest = hashlib.sha256(b"".join((directory / f).read_bytes() for f in NUTRITION_FILES)).hexdigest()[:16]
+    tag = f"{NUTRITION}:{digest}"
+    try:
+        return bentoml.models.get(tag)
+    except bentoml.exceptions.NotFound:
+        pass
+    with bentoml.models.create(tag, labels={"sha256_16": digest}) as model:
+        for f in NUTRITION_FILES:
+            shutil.copyfile(directory / f, Path(model.path) / f)
+    return model
+
+
+def import_all(tracking_uri: str, nutrition_dir: Path, alias: str = "champion") -> dict[str, str]:
+    """Import both champions and the nutrition table; returns {BentoML name: tag}."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)  # `models:/` URIs resolve through the global URI
+    mlflow.set_registry_uri(tracking_uri)
+    tags = {name: str(import_champion(client, name, alias).tag) for name in (DETECTOR, PORTION)}
+    tags[NUTRITION] = str(import_nutrition(nutrition_dir).tag)
+    return tags
+
+
+@app.command()
+def main(
+    tracking_uri: Annotated[Optional[str], typer.Option(help="MLflow tracking/registry URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).")] = None,
+    nutrition: Annotated[Optional[Path], typer.Option(help="Nutrition tables folder (default: params paths.nutrition).")] = None,
+    alias: Annotated[str, typer.Option(help="Registry alias to serve.")] = "champion",
+) -> None:
+    """Import food-detector@champion, portion-estimator@champion and the nutrition table into BentoML."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
+    if nutrition is None:
+        from training.config import load_params
+
+        nutrition = load_params().paths.nutrition
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        typer.secho(f"no MLflow registry at {uri}: run `dvc repro` first", err=True, fg="red")
+        raise typer.Exit(2)
+    try:
+        tags = import_all(uri, nutrition, alias)
+    except (RegistryError, FileNotFoundError) as exc:
+        typer.secho(str(exc), err=True, fg="red")
+        raise typer.Exit(2) from exc
+    typer.echo("import_models: " + ", ".join(tags.values()))
+
+
+if __name__ == "__main__":
+    app()
