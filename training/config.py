@@ -31,6 +31,8 @@ class Paths(_Section):
     features: Path
     detector: Path
     detector_reports: Path
+    portion: Path
+    portion_reports: Path
 
 
 class EcustfdSource(_Section):
@@ -104,6 +106,25 @@ class RegisterDetectorParams(_Section):
     conf: float = Field(gt=0, lt=1)
 
 
+class TrainPortionParams(_Section):
+    seed: int
+    pca_components: int = Field(ge=0, le=256)
+    hidden: int = Field(ge=4)
+    dropout: float = Field(ge=0, lt=1)
+    lr: float = Field(gt=0)
+    weight_decay: float = Field(ge=0)
+    epochs: int = Field(ge=1)
+    members: int = Field(ge=1)
+    cv_folds: int = Field(ge=2)
+    cv_members: int = Field(ge=1)
+
+
+class RegisterPortionParams(_Section):
+    model_name: str
+    gate_metric: str
+    min_gain_over_class_mean: float = Field(ge=0, lt=1)
+
+
 class Params(BaseModel):
     """All of params.yaml. Later stages add their sections here."""
 
@@ -116,6 +137,8 @@ class Params(BaseModel):
     extract_features: ExtractFeaturesParams
     train_detector: TrainDetectorParams
     register_detector: RegisterDetectorParams
+    train_portion: TrainPortionParams
+    register_portion: RegisterPortionParams
 
 
 def load_params(path: Path | str = PARAMS_FILE) -> Params:

@@ -1,0 +1,62 @@
+"""Stage register_portion: log the portion estimator to MLflow; `champion` only if it clearly beats class-mean."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from pipelines._cli import run, setup_logging, stage_app
+from training.config import load_params
+
+app = stage_app(__doc__)
+
+
+@app.command()
+def main(
+    receipt: Annotated[Optional[Path], typer.Option(help="Receipt JSON (default: <portion reports>/registration.json).")] = None,
+) -> None:
+    """Register portion-estimator; the gate is a share of the class-mean baseline's error."""
+    from training.atomic import write_json
+    from training.portion_pyfunc import PortionModel, signature
+    from training.registry import data_version, register_with_gate
+
+    setup_logging()
+    params = load_params()
+    paths, cfg = params.paths, params.register_portion
+    metrics = json.loads((paths.portion_reports / "metrics.json").read_text())
+    receipt = receipt or paths.portion_reports / "registration.json"
+    flat = {f"{model}_{k}": float(v) for model, values in metrics["test"].items() for k, v in values.items()}
+    flat[cfg.gate_metric] = flat[f"model_{cfg.gate_metric}"]
+    threshold = flat[f"class_mean_{cfg.gate_metric}"] * (1 - cfg.min_gain_over_class_mean)
+
+    def log_model(mlflow):
+        mlflow.pyfunc.log_model(
+            name="model",
+            python_model=PortionModel(),
+            artifacts={"portion": str(paths.portion)},
+            code_paths=["training"],
+            signature=signature(),
+            pip_requirements=["torch==2.13.0", "pandas", "numpy"],
+        )
+        mlflow.log_artifacts(str(paths.portion_reports), artifact_path="reports")
+
+    result = register_with_gate(
+        model_name=cfg.model_name,
+        log_model=log_model,
+        params=params.train_portion.model_dump(),
+        metrics=flat,
+        tags={"data_version": data_version()},
+        gate_metric=cfg.gate_metric,
+        threshold=threshold,
+        higher_is_better=False,
+    )
+    write_json(receipt, result)
+    typer.echo(f"register_portion: {cfg.model_name} v{result['version']}, gate {'passed' if result['gate']['passed'] else 'failed'} "
+               f"({result['gate']['reason']}); champion v{result['champion_version']}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    run(app)

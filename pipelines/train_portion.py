@@ -1,0 +1,83 @@
+"""Stage train_portion: the portion estimator (torch ensemble) and both baselines, on train items; CV beside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from pipelines._cli import run, setup_logging, stage_app
+from training.config import load_params
+
+app = stage_app(__doc__)
+
+
+def class_mean_kcal_free_mape(rows, pred) -> float:
+    import numpy as np
+
+    return float(np.mean(np.abs(pred["grams"].to_numpy() - rows["weight_g"].to_numpy()) / rows["weight_g"].to_numpy()))
+
+
+@app.command()
+def main(
+    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: params paths.portion).")] = None,
+    cv: Annotated[bool, typer.Option(help="Also run item-grouped cross-validation.")] = True,
+) -> None:
+    """Fit on train items, select and calibrate on val items, then cross-validate over all items."""
+    import numpy as np
+    import pandas as pd
+    from tqdm import tqdm
+
+    from training.atomic import atomic_dir, write_json
+    from training.crop_features import load_features
+    from training.portion_training import baselines, fit_estimator, grouped_folds, portion_rows
+
+    setup_logging()
+    params = load_params()
+    cfg = params.train_portion
+    images = pd.read_parquet(params.paths.prepared / "images.parquet")
+    index, features = load_features(params.paths.features)
+    rows = portion_rows(index, images)
+    usable = (rows["reference"] == "coin").to_numpy()
+    is_split = lambda s: usable & (rows["split"] == s).to_numpy()  # noqa: E731
+    train, val = is_split("train"), is_split("val")
+    typical = float(rows.loc[train, "mm_per_px"].median())
+    val_no_ref = portion_rows(index[val].reset_index(drop=True), images, typical_mm_per_px=typical)
+
+    estimator, states, info = fit_estimator(rows[train].reset_index(drop=True), features[train], rows[val].reset_index(drop=True),
+                                            features[val], cfg, cfg.members, typical, val_no_ref)  # fmt: skip
+    class_mean, geometric = baselines(rows[train])
+
+    cv_scores = {"model": [], "class_mean": [], "geometric": []}
+    if cv:
+        pool = usable
+        folds = grouped_folds(rows[pool], cfg.cv_folds, cfg.seed)
+        pool_rows, pool_feats = rows[pool].reset_index(drop=True), features[pool]
+        for fold in tqdm(folds, desc="cv folds"):
+            rest_items = np.array(sorted(pool_rows.loc[~fold, "item_id"].unique()))
+            np.random.default_rng(cfg.seed).shuffle(rest_items)
+            inner_val = pool_rows["item_id"].isin(set(rest_items[: max(1, len(rest_items) // 7)])).to_numpy() & ~fold
+            inner_train = ~fold & ~inner_val
+            model, _, _ = fit_estimator(pool_rows[inner_train].reset_index(drop=True), pool_feats[inner_train],
+                                        pool_rows[inner_val].reset_index(drop=True), pool_feats[inner_val], cfg, cfg.cv_members, typical)  # fmt: skip
+            held = pool_rows[fold].reset_index(drop=True)
+            cm, geo = baselines(pool_rows[inner_train | inner_val])
+            cv_scores["model"].append(class_mean_kcal_free_mape(held, model.predict_frame(held, pool_feats[fold])))
+            cv_scores["class_mean"].append(class_mean_kcal_free_mape(held, cm.predict(held)))
+            cv_scores["geometric"].append(class_mean_kcal_free_mape(held, geo.predict(held)))
+
+    with atomic_dir(out or params.paths.portion) as scratch:
+        estimator.save(scratch)
+        write_json(scratch / "baselines.json", {"class_mean": class_mean.__dict__, "geometric": geometric.__dict__})
+        write_json(scratch / "training.json", {**info, "typical_mm_per_px": typical, "n_train": int(train.sum()), "n_val": int(val.sum())})
+        write_json(scratch / "cv.json", {name: {"mass_mape_mean": float(np.mean(v)), "mass_mape_sd": float(np.std(v)), "folds": v}
+                                         for name, v in cv_scores.items() if v})  # fmt: skip
+    val_rows = rows[val].reset_index(drop=True)
+    val_mape = class_mean_kcal_free_mape(val_rows, estimator.predict_frame(val_rows, features[val]))
+    summary = ", ".join(f"{k} {np.mean(v):.3f}±{np.std(v):.3f}" for k, v in cv_scores.items() if v)
+    typer.echo(f"train_portion: val mass MAPE {val_mape:.3f} (σ×{info['sigma_scale']:.2f}); CV mass MAPE {summary or 'skipped'}")
+
+
+if __name__ == "__main__":
+    run(app)

@@ -1,0 +1,167 @@
+"""The portion estimator: log-grams and its uncertainty from class, view, calibrated size and crop features."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from training.ecustfd import FOOD_TYPES
+from training.portion_features import PortionInputError, Scale, check_box, coin_scale, design_matrix, fallback_scale, geometry
+from training.voc import Box
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "portion.pt"
+Z80 = 1.2815515655446004  # standard-normal quantile of 0.9: mean ± Z80·σ is an 80 % interval
+
+
+@dataclass(frozen=True)
+class PortionEstimate:
+    grams: float
+    low: float
+    high: float
+    reference: str  # "coin" or "none"
+    mm_per_px: float
+
+
+def _net(n_in: int, hidden: int, dropout: float):
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Linear(n_in, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 2))
+
+
+def fit_member(x_train, y_train, x_val, y_val, *, hidden: int, dropout: float, lr: float, weight_decay: float,
+               epochs: int, seed: int, patience: int = 40) -> tuple[dict, float, list[float]]:  # fmt: skip
+    """Train one network with Gaussian NLL on standardised log-grams; keep the epoch with the best validation MAPE.
+
+    Returns:
+        (state dict, best validation MAPE, training-loss history).
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a net this small only loses time to thread hand-offs, badly so on a busy machine
+    try:
+        return _fit(torch, x_train, y_train, x_val, y_val, hidden, dropout, lr, weight_decay, epochs, seed, patience)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(torch, x_train, y_train, x_val, y_val, hidden, dropout, lr, weight_decay, epochs, seed, patience):
+    torch.manual_seed(seed)
+    net = _net(x_train.shape[1], hidden, dropout)
+    optim = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    # Standardised targets start the network near the answer instead of ~5 log-units away from it.
+    y_mean, y_std = float(y_train.mean()), float(y_train.std()) + 1e-6
+    xt, yt = torch.from_numpy(x_train), torch.from_numpy(((y_train - y_mean) / y_std).astype(np.float32))
+    xv = torch.from_numpy(x_val)
+    loss_fn = torch.nn.GaussianNLLLoss()
+    best, best_state, history, since = float("inf"), None, [], 0
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        net.train()
+        for batch in torch.randperm(len(xt), generator=generator).split(64):
+            out = net(xt[batch])
+            loss = loss_fn(out[:, 0], yt[batch], torch.nn.functional.softplus(out[:, 1]) ** 2 + 1e-4)
+            optim.zero_grad()
+            loss.backward()
+            optim.step()
+        history.append(float(loss.detach()))
+        net.eval()
+        with torch.no_grad():
+            mape = float(np.mean(np.abs(np.exp(net(xv)[:, 0].numpy() * y_std + y_mean - y_val) - 1)))
+        if mape < best - 1e-5:
+            best, best_state, since = mape, {k: v.clone() for k, v in net.state_dict().items()}, 0
+        else:
+            since += 1
+            if since >= patience:
+                break
+    best_state["y_mean"], best_state["y_std"] = torch.tensor(y_mean), torch.tensor(y_std)
+    return best_state, best, history
+
+
+class PortionEstimator:
+    """Framework-free predictor built from the saved artifact (an ensemble of small networks)."""
+
+    def __init__(self, members: list[dict], meta: dict):
+        import torch
+
+        self.meta, self.members = meta, members
+        self.nets, self.y_norms = [], []
+        for state in members:
+            state = dict(state)
+            self.y_norms.append((float(state.pop("y_mean", 0.0)), float(state.pop("y_std", 1.0))))
+            net = _net(meta["n_inputs"], meta["hidden"], 0.0)
+            net.load_state_dict(state)
+            self.nets.append(net.eval())
+        self.mean, self.scale = np.array(meta["x_mean"], np.float32), np.array(meta["x_scale"], np.float32)
+        self.pca_mean, self.pca = np.array(meta["pca_mean"], np.float32), np.array(meta["pca_components"], np.float32)
+        self._torch = torch
+
+    @classmethod
+    def load(cls, directory: Path) -> PortionEstimator:
+        path = Path(directory) / WEIGHTS_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"portion estimator not found: {path} (run `dvc repro train_portion`)")
+        import torch
+
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        return cls(saved["members"], json.loads(saved["meta"]))
+
+    def save(self, directory: Path) -> None:
+        import torch
+
+        torch.save({"members": self.members, "meta": json.dumps(self.meta)}, Path(directory) / WEIGHTS_FILE)
+
+    def reduce(self, crop_features: np.ndarray) -> np.ndarray:
+        return (np.atleast_2d(crop_features) - self.pca_mean) @ self.pca.T
+
+    def predict_frame(self, rows: pd.DataFrame, crop_features: np.ndarray, widen: np.ndarray | None = None) -> pd.DataFrame:
+        """grams, low, high for rows with label, view, w_cm, h_cm (and [N, 1280] crop features)."""
+        x = (design_matrix(rows, self.reduce(crop_features)) - self.mean) / self.scale
+        with self._torch.no_grad():
+            outs = np.stack([net(self._torch.from_numpy(x.astype(np.float32))).numpy() for net in self.nets])
+        y_mean, y_std = (np.array(v)[:, None] for v in zip(*self.y_norms))
+        mu = outs[:, :, 0] * y_std + y_mean
+        sigma_aleatoric = np.log1p(np.exp(outs[:, :, 1])) * y_std
+        mean_mu = mu.mean(axis=0)
+        sigma = np.sqrt((sigma_aleatoric**2).mean(axis=0) + mu.var(axis=0)) * self.meta["sigma_scale"]
+        if widen is not None:
+            sigma = np.sqrt(sigma**2 + widen**2)
+        return pd.DataFrame({"grams": np.exp(mean_mu), "low": np.exp(mean_mu - Z80 * sigma), "high": np.exp(mean_mu + Z80 * sigma)})
+
+    def estimate(self, food: str, box: Box, image_size: tuple[int, int], reference: Box | None, view: str | None,
+                 crop_features: np.ndarray) -> PortionEstimate:  # fmt: skip
+        """Grams with an 80 % range for one food box; without a reference the range widens and says so.
+
+        Raises:
+            PortionInputError: zero-size or out-of-image box, unknown food.
+        """
+        width, height = image_size
+        check_box(box, width, height)
+        if food not in FOOD_TYPES:
+            raise PortionInputError(f"no portion model for food {food!r}")
+        scale = coin_scale(reference, width, height) if reference is not None else fallback_scale(width, self.meta["typical_mm_per_px"])
+        widen = None if scale.reference == "coin" else np.array([self.meta["no_reference_sigma"]])
+        row = pd.DataFrame([{"label": food, "view": view, **geometry(box, scale)}])
+        out = self.predict_frame(row, crop_features, widen).iloc[0]
+        return PortionEstimate(float(out["grams"]), float(out["low"]), float(out["high"]), scale.reference, scale.mm_per_px)
+
+
+def scale_for(rows: pd.DataFrame, typical_mm_per_px: float | None = None) -> list[Scale]:
+    """Coin scale per row (coin_* columns), or the fallback when the photo has no coin or one is forced off."""
+    scales = []
+    for r in rows.itertuples():
+        if typical_mm_per_px is None and not np.isnan(r.coin_xmin):
+            scales.append(coin_scale(Box(r.coin_xmin, r.coin_ymin, r.coin_xmax, r.coin_ymax), r.width, r.height))
+        else:
+            scales.append(fallback_scale(r.width, typical_mm_per_px or 0.5))
+    return scales
+
+
+__all__ = ["PortionEstimate", "PortionEstimator", "PortionInputError", "fit_member", "scale_for"]

@@ -1,0 +1,69 @@
+"""What the portion estimator sees of one food box: class, view, calibrated size in cm, and crop features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from training.ecustfd import COIN_DIAMETER_MM, FOOD_TYPES
+from training.voc import Box
+
+ReferenceKind = Literal["coin", "none"]
+VIEWS = ("S", "T")
+
+
+class PortionInputError(ValueError):
+    """A box or reference that cannot be measured: no area, or outside the image."""
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Millimetres per pixel and which reference set it."""
+
+    mm_per_px: float
+    reference: ReferenceKind
+
+
+def check_box(box: Box, width: int, height: int, what: str = "box") -> None:
+    if box.width <= 0 or box.height <= 0:
+        raise PortionInputError(f"{what} {box} has no area")
+    if box.xmin < -1 or box.ymin < -1 or box.xmax > width + 1 or box.ymax > height + 1:
+        raise PortionInputError(f"{what} {box} lies outside the {width}x{height} image")
+
+
+def coin_scale(coin: Box, width: int, height: int) -> Scale:
+    """The coin's diameter is its box's longer side (a tilted coin shows as an ellipse)."""
+    check_box(coin, width, height, "coin box")
+    return Scale(COIN_DIAMETER_MM / max(coin.width, coin.height), "coin")
+
+
+def fallback_scale(image_width: int, typical_mm_per_px: float) -> Scale:
+    """No reference object: assume the training photos' typical framing, per pixel of a same-width photo."""
+    # ECUSTFD photos are ~816 px wide; a wider photo of the same scene has proportionally smaller pixels.
+    return Scale(typical_mm_per_px * 816 / max(image_width, 1), "none")
+
+
+def geometry(box: Box, scale: Scale) -> dict[str, float]:
+    w = box.width * scale.mm_per_px / 10
+    h = box.height * scale.mm_per_px / 10
+    return {"w_cm": w, "h_cm": h}
+
+
+def design_matrix(rows: pd.DataFrame, pca_features: np.ndarray | None) -> np.ndarray:
+    """Numeric inputs: one-hot class, view, log sizes, and (optionally) reduced crop features.
+
+    rows needs: label, view (S/T or None), w_cm, h_cm.
+    """
+    onehot = np.zeros((len(rows), len(FOOD_TYPES)), dtype=np.float32)
+    for i, label in enumerate(rows["label"]):
+        onehot[i, FOOD_TYPES.index(label)] = 1
+    view = np.stack([(rows["view"] == v).to_numpy(np.float32) for v in VIEWS], axis=1)
+    w, h = rows["w_cm"].to_numpy(np.float64), rows["h_cm"].to_numpy(np.float64)
+    sizes = np.stack([np.log(w), np.log(h), np.log(w * h), np.log(np.maximum(w, h)), np.log(np.minimum(w, h))], axis=1)
+    parts = [onehot, view, sizes.astype(np.float32)]
+    if pca_features is not None:
+        parts.append(pca_features.astype(np.float32))
+    return np.concatenate(parts, axis=1)
