@@ -9,7 +9,10 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from bot.advisor import Advisor, TableSource
 from bot.analysis_client import AnalysisClient
+from bot.coach import make_coach
+from bot.conversation import Conversation
 from bot.delivery import Delivery
 from bot.ledger import Ledger
 from bot.meal_analysis import MealAnalyser
@@ -47,7 +50,12 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         )  # fmt: skip
         ledger = Ledger(store, settings)
         delivery = Delivery(settings, store, messenger)
-        service = BotService(settings, store, ledger, MealAnalyser(settings, store, ledger, media, analysis), delivery)
+        tables = TableSource(settings.nutrition_dir)
+        coach = await off_loop(make_coach, settings, ledger)
+        conversation = Conversation(store, Advisor(coach, tables), tables)
+        analyser = MealAnalyser(settings, store, ledger, media, analysis)
+        analyser.after_meal = conversation.after_photo
+        service = BotService(settings, store, ledger, analyser, delivery, conversation)
         worker = RetryWorker(service, delivery, settings.retry_poll_s)
         app.state.settings, app.state.store, app.state.service, app.state.worker = settings, store, service, worker
         worker.start()

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from bot import replies
 from bot.analysis_client import Analysis, AnalysisClient, AnalysisUnavailable, PhotoRejected
@@ -17,7 +18,8 @@ from bot.ledger import Ledger, period_keys
 from bot.media import MediaFetcher, MediaRejected, MediaUnavailable, Photo, kind_of
 from bot.settings import BotSettings
 from bot.store import (
-    DONE, FAILED, PENDING, REJECTED, BotStore, ItemRecord, MediaRef, MessageRecord, UserRecord, off_loop, utcnow,
+    DONE, FAILED, PENDING, REJECTED, BotStore, DayTotals, ItemRecord, MediaRef, MessageRecord, UserRecord, off_loop,
+    utcnow,
 )  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ class MealAnalyser:
         self.ledger = ledger
         self.media = media
         self.analysis = analysis
+        # the coach's lines under a photo meal (what's left, ideas, a question); blocking
+        self.after_meal: Callable[[UserRecord, DayTotals, datetime], list[str]] | None = None
 
     def split_media(self, media: tuple[MediaRef, ...]) -> tuple[list[tuple[int, MediaRef]], list[str]]:
         """The photos to analyse (index in the message, ref) and notes about the attachments left out."""
@@ -114,7 +118,14 @@ class MealAnalyser:
         await off_loop(self.store.add_event, "analysed", now, message.sid, user.id, meal_id, detail)
         await off_loop(self.store.finish_message, message.sid, DONE, None, now)
         hint = next((a.hint for _, (_, a) in answered if a.hint), None)
-        reply = replies.meal_reply(items, totals, whatsapp, photos=len(message.media), notes=notes, hint=hint)
+        coaching: list[str] = []
+        if items and self.after_meal is not None:
+            try:
+                coaching = await off_loop(self.after_meal, user, totals, now)
+            except Exception:  # the meal is logged; coaching is a bonus that must not lose the reply
+                log.exception("coaching after %s failed", message.sid)
+        reply = replies.meal_reply(items, totals, whatsapp, photos=len(message.media), notes=notes, hint=hint,
+                                   footer=coaching)
         return Outcome(DONE, reply, "result")
 
     async def _retry_later(self, message: MessageRecord, user: UserRecord, error: str) -> Outcome:

@@ -153,3 +153,50 @@ class Event(Base):
     user_id: Mapped[int | None] = mapped_column(Integer)
     meal_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Profile(Base):
+    """What the coach knows about a person, learnt a little at a time; absent until they tell us something."""
+
+    __tablename__ = "profiles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    goal: Mapped[str | None] = mapped_column(String(16), doc="nutrition.targets.Goal value")
+    allergens: Mapped[list] = mapped_column(JSON, default=list, doc="US top-9 names (nutrition.allergens.TOP9)")
+    allergy_notes: Mapped[list] = mapped_column(JSON, default=list, doc="other allergies, as the person wrote them")
+    allergies_known: Mapped[bool] = mapped_column(Boolean, default=False, doc="answered, even if 'none'")
+    sex: Mapped[str | None] = mapped_column(String(8))
+    age_years: Mapped[float | None] = mapped_column(Float)
+    height_cm: Mapped[float | None] = mapped_column(Float)
+    weight_kg: Mapped[float | None] = mapped_column(Float)
+    activity: Mapped[str | None] = mapped_column(String(16))
+    asking: Mapped[str | None] = mapped_column(String(24), doc="the question we are waiting on an answer to")
+    asked: Mapped[dict] = mapped_column(JSON, default=dict, doc="{question: day last asked}")
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LabelledExample(Base):
+    """A person's correction of a logged item, kept as a training label for the retraining loop."""
+
+    __tablename__ = "labelled_examples"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    meal_id: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(16), doc="relabel, grams, remove")
+    source: Mapped[str] = mapped_column(String(16), doc="photo or text")
+    photo: Mapped[dict | None] = mapped_column(JSON, doc="{url, content_type, bytes, sha256} of the photo, if any")
+    model_output: Mapped[dict] = mapped_column(JSON, doc="the item as logged, with the models that produced it")
+    corrected: Mapped[dict] = mapped_column(JSON, doc="{label, display_name, grams} or {removed: true}")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Clarification(Base):
+    """A question we asked before logging a text meal (which food? how much?), one per person at a time."""
+
+    __tablename__ = "clarifications"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

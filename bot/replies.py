@@ -25,12 +25,17 @@ GSM7_BASIC = frozenset(
 GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")  # two septets each
 
 HELP = (
-    "Send a photo of your meal and I'll log what's on it: portions, calories and macros.\n"
-    "Commands: today (totals so far), undo (remove the last meal), stop (no more messages), help."
+    "Send a photo of your meal, or type it (\"2 eggs and a slice of toast\", \"150g chicken breast\"): I'll log "
+    "portions, calories and macros.\n"
+    "Fix the last meal: \"that was a pear\", \"it was 150 g\", \"remove the bread\".\n"
+    "Commands: today, undo, targets, profile, goal lose weight, allergic to peanuts, export my data, "
+    "delete my data, stop, help."
 )
 STOPPED = "Done, you won't hear from me again. Send start if you change your mind."
 STARTED = "Welcome back! Send a photo of your meal to log it."
-NOT_A_COMMAND = "For now I log meals from photos: send a photo of your plate. Send help for the commands."
+NOT_A_COMMAND = (
+    "I didn't get that. Send a photo of your meal or type it (\"2 eggs and toast\"); send help for the commands."
+)
 NOTHING_TO_UNDO = "There's no meal to undo."
 UNAVAILABLE = (
     "Sorry, I couldn't analyse your photo just now. I've kept it and will retry shortly, "
@@ -53,11 +58,12 @@ def sms_segments(text: str) -> int:
     return 1 if units <= 70 else math.ceil(units / 67)
 
 
-def twiml(text: str | None) -> str:
-    """A TwiML answer with one message, or none."""
+def twiml(text: str | Sequence[str] | None) -> str:
+    """A TwiML answer with one message (or several, in order), or none."""
     response = MessagingResponse()
-    if text:
-        response.message(text)
+    for message in [text] if isinstance(text, str) else text or ():
+        if message:
+            response.message(message)
     return str(response)
 
 
@@ -93,6 +99,7 @@ def meal_reply(
     photos: int = 1,
     notes: Sequence[str] = (),
     hint: str | None = None,
+    footer: Sequence[str] = (),
 ) -> str:
     """Per item "Apple ~180 g (150–210 g), 94 kcal", then the meal total and the day so far."""
     lines: list[str] = []
@@ -111,6 +118,7 @@ def meal_reply(
     lines.extend(notes)
     if items:
         lines.append(day_line(day))
+    lines.extend(footer)
     return fit("\n".join(lines))
 
 

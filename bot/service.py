@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from bot import replies
 from bot.commands import parse_command, run_command
+from bot.conversation import Conversation
 from bot.delivery import Delivery
 from bot.ledger import Ledger, LimitHit
 from bot.meal_analysis import MealAnalyser, Outcome
@@ -22,6 +23,7 @@ from bot.settings import BotSettings
 from bot.store import DONE, IGNORED, PENDING, REJECTED, BotStore, MediaRef, MessageRecord, UserRecord, off_loop, utcnow
 
 log = logging.getLogger(__name__)
+COMMAND_INTENTS = frozenset({"help", "today", "undo", "targets", "profile", "export", "delete", "goal", "allergy"})
 
 
 class BadWebhook(ValueError):
@@ -60,8 +62,10 @@ def phone_of(address: str) -> str:
 
 class BotService:
     def __init__(
-        self, settings: BotSettings, store: BotStore, ledger: Ledger, analyser: MealAnalyser, delivery: Delivery
+        self, settings: BotSettings, store: BotStore, ledger: Ledger, analyser: MealAnalyser, delivery: Delivery,
+        conversation: Conversation,
     ):
+        self.conversation = conversation
         self.settings = settings
         self.store = store
         self.ledger = ledger
@@ -85,11 +89,12 @@ class BotService:
     async def _event(self, kind: str, sid: str | None, user_id: int | None = None, **detail) -> None:
         await off_loop(self.store.add_event, kind, utcnow(), sid, user_id, detail=detail)
 
-    async def _finish(self, message: MessageRecord, status: str, reply: str | None) -> str:
+    async def _finish(self, message: MessageRecord, status: str, reply: str | tuple[str, ...] | None) -> str:
         answer = replies.twiml(reply)
         await off_loop(self.store.finish_message, message.sid, status, answer, utcnow())
         if reply:
-            await self._event("replied", message.sid, message.user_id, via="twiml", status=status, chars=len(reply))
+            chars = len(reply) if isinstance(reply, str) else sum(map(len, reply))
+            await self._event("replied", message.sid, message.user_id, via="twiml", status=status, chars=chars)
         return answer
 
     async def handle(self, inbound: Inbound) -> str:
@@ -123,10 +128,15 @@ class BotService:
             return await self._limited(message, user, hit, now)
         if inbound.media:
             return await self._photos(message, user, now)
-        reply = await off_loop(run_command, command, self.store, user, now) if command else replies.NOT_A_COMMAND
-        if command:
-            await self._event("command", inbound.sid, user.id, command=command)
-        return await self._finish(message, DONE, reply)
+        turn = await off_loop(self.conversation.handle, user, message, now)
+        if turn.deleted:  # hard delete: nothing more is written about them, not even this message
+            log.info("deleted user %s and all their data on request", user.id)
+            return replies.twiml(turn.messages)
+        if turn.intent in COMMAND_INTENTS:
+            await self._event("command", inbound.sid, user.id, command=turn.intent)
+        else:
+            await self._event("text", inbound.sid, user.id, intent=turn.intent)
+        return await self._finish(message, DONE, turn.messages)
 
     async def _limited(self, message: MessageRecord, user: UserRecord, hit: LimitHit, now: datetime) -> str:
         await self._event("limited", message.sid, user.id, what=hit.what, period=hit.period, limit=hit.limit)

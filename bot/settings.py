@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -83,6 +85,22 @@ class BotSettings(BaseSettings):
     default_tier: str = "free"
     tiers: dict[str, TierLimits] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
     upgrade_url: str | None = None
+
+    nutrition_dir: Path = Field(
+        Path("data/nutrition"), description="the USDA tables built by `dvc repro nutrition_table` (text meals, meal ideas)"
+    )
+    coach: Literal["auto", "local", "bedrock"] = Field(
+        "auto", description="auto: Bedrock when AWS credentials and a region are configured, else the local coach"
+    )
+    bedrock_model_id: str = "amazon.nova-micro-v1:0"
+    aws_region: str | None = Field(None, description="Bedrock's region; default: the AWS configuration's")
+    bedrock_max_tokens: int = Field(160, ge=16)
+    bedrock_temperature: float = Field(0.3, ge=0, le=1)
+    bedrock_timeout_s: float = Field(4.0, gt=0)
+    bedrock_usd_per_1k_input_tokens: float = Field(0.000035, ge=0)
+    bedrock_usd_per_1k_output_tokens: float = Field(0.00014, ge=0)
+    coach_cache_ttl_s: float = Field(3600.0, ge=0, description="identical prompts are answered from memory this long")
+    coach_cache_size: int = Field(1024, ge=0)
 
     @field_validator("public_url", "serving_url")
     @classmethod

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import models as m
+from bot.sql_coach_store import CoachStoreMixin
 from bot.store import (
     PENDING, Bucket, DayTotals, EventRecord, ItemRecord, MealRecord, MediaRef, MessageRecord, OutboundRecord,
     UserRecord, utcnow,
@@ -86,8 +87,10 @@ def _outbound(row: m.Outbound) -> OutboundRecord:
     return OutboundRecord(row.id, row.message_sid, row.kind, row.to_addr, row.from_addr, row.body, row.attempts)
 
 
-class SqlStore:
-    """The SQLAlchemy implementation of `bot.store.BotStore`."""
+class SqlStore(CoachStoreMixin):
+    """The SQLAlchemy implementation of `bot.store.BotStore` (the coach's part in `CoachStoreMixin`)."""
+
+    _meal_of = staticmethod(_meal)
 
     def __init__(self, url: str):
         self.engine = make_engine(url)
@@ -205,7 +208,7 @@ class SqlStore:
             return s.scalar(select(func.count()).select_from(m.Message).where(m.Message.status == status))
 
     # meals and totals
-    def save_meal(self, message_id, user_id, day, eaten_at, items, models, photos):
+    def save_meal(self, message_id, user_id, day, eaten_at, items, models, photos, source="photo"):
         try:
             with self._tx() as s:
                 existing = s.scalar(select(m.Meal).where(m.Meal.message_id == message_id))
@@ -213,7 +216,7 @@ class SqlStore:
                     return _meal(existing), self._totals(s, user_id, existing.day)
                 sums = {k: sum(getattr(i, k) for i in items) for k in (*_NUMERIC_TOTALS, "grams")}
                 meal = m.Meal(
-                    user_id=user_id, message_id=message_id, day=day, eaten_at=eaten_at, source="photo",
+                    user_id=user_id, message_id=message_id, day=day, eaten_at=eaten_at, source=source,
                     models=models, photos=photos, items=[m.MealItem(**vars(i)) for i in items], **sums,
                 )  # fmt: skip
                 s.add(meal)

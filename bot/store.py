@@ -116,6 +116,34 @@ class EventRecord:
     detail: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ProfileRecord:
+    """What the coach knows about a person; every fact optional (defaults until they tell us)."""
+
+    user_id: int
+    goal: str | None = None
+    allergens: tuple[str, ...] = ()
+    allergy_notes: tuple[str, ...] = ()
+    allergies_known: bool = False
+    sex: str | None = None
+    age_years: float | None = None
+    height_cm: float | None = None
+    weight_kg: float | None = None
+    activity: str | None = None
+    asking: str | None = None
+    asked: dict = field(default_factory=dict)
+
+
+PROFILE_FIELDS = ("goal", "allergens", "allergy_notes", "allergies_known", "sex", "age_years", "height_cm",
+                  "weight_kg", "activity", "asking", "asked")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Clarification:
+    kind: str
+    payload: dict
+
+
 def utcnow() -> datetime:
     """Naive UTC: what every stored time is."""
     return datetime.now(UTC).replace(tzinfo=None)
@@ -164,7 +192,7 @@ class BotStore(Protocol):
     # meals and totals
     def save_meal(
         self, message_id: int, user_id: int, day: str, eaten_at: datetime, items: list[ItemRecord],
-        models: dict, photos: list[dict],
+        models: dict, photos: list[dict], source: str = "photo",
     ) -> tuple[MealRecord, DayTotals]:
         """Insert the meal and add it to the day's totals; for a message already logged return its meal."""  # fmt: skip
 
@@ -173,6 +201,30 @@ class BotStore(Protocol):
 
     def day_totals(self, user_id: int, day: str) -> DayTotals: ...
     def meals(self, user_id: int, include_deleted: bool = False) -> list[MealRecord]: ...
+
+    def last_meal(self, user_id: int) -> MealRecord | None:
+        """The user's latest meal still in the log."""
+
+    def correct_last_meal(
+        self, user_id: int, index: int, replacement: ItemRecord | None, example: dict, now: datetime
+    ) -> tuple[MealRecord, ItemRecord, DayTotals] | None:
+        """Replace (or with None remove) item `index` of the latest meal, fix the meal and day totals, and
+        store a labelled example (`example`: kind, corrected) with the photo and model output; atomic.
+        Returns (meal after, item before, day totals); None when there is no meal."""
+
+    def labelled_examples(self, user_id: int | None = None) -> list[dict]: ...
+
+    # coach: profile, pending questions, privacy
+    def get_profile(self, user_id: int) -> ProfileRecord: ...
+    def update_profile(self, user_id: int, now: datetime, **values) -> ProfileRecord: ...
+    def set_clarification(self, user_id: int, kind: str, payload: dict, now: datetime) -> None: ...
+    def get_clarification(self, user_id: int) -> Clarification | None: ...
+    def clear_clarification(self, user_id: int) -> None: ...
+    def export_user(self, user_id: int) -> dict:
+        """Everything stored about the user, as JSON-ready data."""
+
+    def delete_user(self, user_id: int) -> None:
+        """Hard delete of the user and every row about them."""
 
     # usage ledger
     def consume(self, user_id: int, buckets: list[Bucket], counter: str, amount: int) -> Bucket | None:

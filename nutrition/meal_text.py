@@ -118,7 +118,7 @@ def split_parts(text: str) -> list[Part]:
     return parts
 
 
-def _singulars(food: str) -> list[str]:
+def singular_forms(food: str) -> list[str]:
     forms = [food]
     for suffix, repl in (("ies", "y"), ("oes", "o"), ("es", ""), ("s", "")):
         if food.endswith(suffix):
@@ -128,7 +128,7 @@ def _singulars(food: str) -> list[str]:
 
 def known_food(food: str) -> FoodName | None:
     """The curated everyday food `food` names, allowing plurals and a typo ('chiken breast')."""
-    for form in _singulars(food):
+    for form in singular_forms(food):
         if form in FOODS:
             return FOODS[form]
     close = difflib.get_close_matches(food, FOODS, n=1, cutoff=0.85)
@@ -222,3 +222,14 @@ def looks_like_meal(text: str) -> bool:
     except (UnitError, ValueError):
         return False
     return bool(parts) and all(p.food and (p.amount is not None or p.unit or known_food(p.food)) for p in parts)
+
+
+def has_amounts(text: str) -> bool:
+    """Whether a message states how much was eaten ('2 eggs', '150g rice') or says it was eaten ('I had...')."""
+    lowered = text.strip().lower()
+    if _LEAD.match(lowered):
+        return True
+    try:
+        return any(p.amount is not None or p.unit for p in split_parts(lowered))
+    except (UnitError, ValueError):
+        return False

@@ -44,14 +44,36 @@ def priced(meal: CatalogueMeal, table: NutritionTable, scale: float = 1.0) -> Op
     return Option(meal.name, meal.kind, ingredients, total, scale)
 
 
-def is_safe(meal: CatalogueMeal, allergies: Allergies, table: NutritionTable) -> bool:
+def scaled(option: Option, scale: float) -> Option:
+    """Nutrients are linear in grams: no table look-up needed to resize a priced option."""
+    factor = scale / option.scale
+    ingredients = tuple(Ingredient(i.ndb, i.description, i.grams * factor) for i in option.ingredients)
+    return Option(option.name, option.kind, ingredients, option.nutrients.scaled(factor), scale)
+
+
+@dataclass(frozen=True)
+class PricedMeal:
+    meal: CatalogueMeal
+    option: Option  # one listed portion
+    found_allergens: frozenset[str]  # what the USDA descriptions name
+
+
+def price_catalogue(table: NutritionTable, catalogue: tuple[CatalogueMeal, ...] = CATALOGUE) -> list[PricedMeal]:
+    """Every catalogue meal priced once: the table look-ups are the slow part, and they never change."""
+    out = []
+    for meal in catalogue:
+        option = priced(meal, table)
+        found = frozenset().union(*(allergens_in(i.description) for i in option.ingredients))
+        out.append(PricedMeal(meal, option, found))
+    return out
+
+
+def is_safe(entry: PricedMeal, allergies: Allergies) -> bool:
     """No curated allergen, no allergen a USDA description names, no free-text allergy by name."""
-    if meal.allergens & allergies.top9:
+    if (entry.meal.allergens | entry.found_allergens) & allergies.top9:
         return False
-    descriptions = [table.facts(ndb).name for ndb, _ in meal.ingredients]
-    if any(allergens_in(d) & allergies.top9 for d in descriptions):
-        return False
-    return not any(mentions(text, item) for item in allergies.other for text in (meal.name, *descriptions))
+    texts = (entry.meal.name, *(i.description for i in entry.option.ingredients))
+    return not any(mentions(text, item) for item in allergies.other for text in texts)
 
 
 def next_meal_kcal(remaining_kcal: float) -> float:
@@ -61,10 +83,7 @@ def next_meal_kcal(remaining_kcal: float) -> float:
     return min(BIGGEST_MEAL_KCAL, max(400.0, remaining_kcal / 2))
 
 
-def suggest(
-    remaining: Nutrients, allergies: Allergies, table: NutritionTable, count: int = 3,
-    catalogue: tuple[CatalogueMeal, ...] = CATALOGUE,
-) -> list[Option]:  # fmt: skip
+def suggest(remaining: Nutrients, allergies: Allergies, catalogue: list[PricedMeal], count: int = 3) -> list[Option]:
     """Up to `count` options fitting `remaining`, closest first in energy and then in macros."""
     if remaining.kcal < NOTHING_LEFT_KCAL:
         return []
@@ -72,23 +91,21 @@ def suggest(
     share = target / remaining.kcal
     want = Nutrients(target, *(max(0.0, v) * share for v in remaining.astuple()[1:]))
     scored = []
-    for meal in catalogue:
-        if not is_safe(meal, allergies, table):
+    for entry in catalogue:
+        base = entry.option
+        if not is_safe(entry, allergies) or base.nutrients.kcal <= 0:
             continue
-        base = priced(meal, table)
-        if base.nutrients.kcal <= 0:
-            continue
-        low, high = SNACK_SCALE if meal.kind == "snack" else MEAL_SCALE
+        low, high = SNACK_SCALE if base.kind == "snack" else MEAL_SCALE
         scale = min(high, max(low, target / base.nutrients.kcal))
         scale = round(scale * 4) / 4 or low  # quarter portions: "1.5 servings", not "1.37"
-        option = priced(meal, table, scale)
-        if option.nutrients.kcal > remaining.kcal:
+        option = scaled(base, scale)
+        if option.nutrients.kcal > min(remaining.kcal, 1.2 * target):  # fits the day, and no feast
             continue
         got = option.nutrients
         score = abs(got.kcal - want.kcal) / want.kcal
         score += 0.5 * abs(got.protein_g - want.protein_g) / max(want.protein_g, 10.0)
         score += 0.25 * abs(got.carbs_g - want.carbs_g) / max(want.carbs_g, 20.0)
         score += 0.25 * abs(got.fat_g - want.fat_g) / max(want.fat_g, 10.0)
-        scored.append((round(score, 6), meal.name, option))
+        scored.append((round(score, 6), base.name, option))
     scored.sort(key=lambda s: (s[0], s[1]))
     return [option for _, _, option in scored[:count]]

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from bot import replies
 from bot.simulate import cli
 from bot_fixtures import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, bot, jpeg_bytes, make_bot, model_server, twilio_api  # noqa: F401
 from tests_support import REPO
@@ -34,7 +35,10 @@ def test_simulate_sends_a_photo_and_a_text_like_twilio(bot, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.startswith("Apple ~180 g (150–210 g), 94 kcal")
     result = runner.invoke(cli, ["today", "--from", "+15550009", "--url", bot.server.url, "--sms"], env=simulate_env())
-    assert result.output.strip() == "Today so far: 200 kcal in 1 meal (protein 2 g, fat 1 g, carbs 53 g)"
+    lines = result.output.strip().splitlines()
+    assert lines[:2] == ["Today so far: 200 kcal in 1 meal (protein 2 g, fat 1 g, carbs 53 g)",
+                         "Left today: 1,800 of 2,000 kcal (default) (protein 98 g, fat 66 g, carbs 197 g)"]  # fmt: skip
+    assert all(c in replies.GSM7_BASIC or c in replies.GSM7_EXTENSION for c in result.output)
     wrong = runner.invoke(cli, ["today", "--url", bot.server.url], env=simulate_env(BOT_TWILIO_AUTH_TOKEN="nope"))
     assert wrong.exit_code == 1 and "403" in wrong.output
 

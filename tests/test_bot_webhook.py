@@ -97,15 +97,22 @@ def test_sms_replies_stay_gsm7(bot):
     assert all(c in replies.GSM7_BASIC or c in replies.GSM7_EXTENSION for c in text)
 
 
-def test_text_commands(bot):
+def test_text_commands(make_bot, tmp_path):
+    bot = make_bot(nutrition_dir=tmp_path / "no-tables")  # as in a clean clone before `dvc repro`
     assert bot.send("today") == ["Nothing logged today yet. Send a photo of your meal to start."]
     bot.send_photo()
-    assert bot.send("Today") == ["Today so far: 200 kcal in 1 meal (protein 2 g, fat 1 g, carbs 53 g)"]
+    (today,) = bot.send("Today")
+    assert today.splitlines()[:2] == [
+        "Today so far: 200 kcal in 1 meal (protein 2 g, fat 1 g, carbs 53 g)",
+        "Left today: 1,800 of 2,000 kcal (default) (protein 98 g, fat 66 g, carbs 197 g)",
+    ]
+    assert "(Meal ideas need the nutrition table.)" in today
     assert bot.send("undo") == [
         "Removed your last meal (Apple, Banana; 200 kcal).\nNothing logged today yet. Send a photo of your meal to start."
     ]
     assert bot.send("undo") == [replies.NOTHING_TO_UNDO]
-    assert bot.send("2 eggs and toast") == [replies.NOT_A_COMMAND]
+    (no_table,) = bot.send("2 eggs and toast")
+    assert f"the nutrition table isn't at {tmp_path / 'no-tables'}" in no_table
     assert bot.send("help") == [replies.HELP]
 
 
