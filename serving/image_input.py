@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -37,6 +38,14 @@ def _register_heif() -> bool:
     return True
 
 
+def _pillow_open(data: bytes) -> Image.Image:
+    """PIL's own `Image.open`: ultralytics swaps in a wrapper that, on an unidentified file, tries to
+    pip-install and import `pi-heif` — an upload must never trigger that (nor a 500 when it fails)."""
+    patches = sys.modules.get("ultralytics.utils.patches")
+    opener = getattr(patches, "_image_open", Image.open)
+    return opener(io.BytesIO(data))
+
+
 def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> Image.Image:
     """Decode `data` into an RGB image with EXIF orientation applied.
 
@@ -54,7 +63,7 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> Image.Imag
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = _pillow_open(data)
             fmt = image.format
             if fmt not in SUPPORTED_FORMATS:
                 raise ImageRejected(

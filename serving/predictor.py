@@ -95,7 +95,6 @@ class PlateModels:
         return [PlateFindings(f.foods, f.reference, f.reference_box, f.mm_per_px, timings) for f in out]
 
     def _portions(self, image: Image.Image, boxes) -> PlateFindings:
-        from training.portion_features import PortionInputError
         from training.voc import Box
 
         t = self.thresholds
@@ -106,14 +105,14 @@ class PlateModels:
             xyxy = (b.box.xmin, b.box.ymin, b.box.xmax, b.box.ymax)
             if b.localiser_confidence < t.food or len(foods) >= t.max_foods or any(_iou(xyxy, k) > t.overlap_iou for k in kept):
                 continue
-            features = getattr(b, "features", None)
-            if features is None:  # a detector registered before FoodBox kept its crop features
-                from training.backbone import crop
-
-                features = self.detector.extractor([crop(image, b.box, self.detector.pad_fraction)])[0]
             try:
+                features = getattr(b, "features", None)
+                if features is None:  # a detector registered before FoodBox kept its crop features
+                    from training.backbone import crop
+
+                    features = self.detector.extractor([crop(image, b.box, self.detector.pad_fraction)])[0]
                 estimate = self.estimator.estimate(b.label, Box(*xyxy), image.size, coin.box if coin else None, None, features)
-            except PortionInputError as exc:
+            except ValueError as exc:  # PortionInputError, or a box outside the image
                 log.warning("skipping %s box %s: %s", b.label, xyxy, exc)
                 continue
             kept.append(xyxy)

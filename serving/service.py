@@ -46,8 +46,8 @@ class ServingSettings(BaseSettings):
         return ImageLimits(max_bytes=int(self.max_upload_mb * 1024 * 1024), max_pixels=self.max_pixels)
 
 
-def _version(model: BentoModel) -> ModelVersion:
-    labels = model.resolve().info.labels
+def _version(model: bentoml.Model) -> ModelVersion:
+    labels = model.info.labels
     return ModelVersion(name=labels.get("registry_name", model.tag.name), version=labels.get("registry_version", str(model.tag.version)))
 
 
@@ -126,7 +126,7 @@ class PlateCoach:
 
         self.settings = ServingSettings()
         versions = {"detector": _version(self.detector), "portion": _version(self.portion)}
-        table = NutritionTable.load(Path(self.nutrition.resolve().path))
+        table = NutritionTable.load(Path(self.nutrition.path))
         self.analyzer = MealAnalyzer(None, table, versions, self.settings.limits)
 
     async def _infer(self, image: Image.Image) -> PlateFindings:

@@ -143,7 +143,7 @@ def _register(trained: Path, backbone: Path, root: Path) -> None:
     from training.registry import register_with_gate
 
     config = root / "detector_config.json"
-    config.write_text(json.dumps({"imgsz": 160, "conf": 0.01, "pad_fraction": 0.1}))
+    config.write_text(json.dumps({"imgsz": 160, "conf": 0.001, "pad_fraction": 0.1}))
     code = [str(REPO / "training")]
 
     def log_detector(mlflow):
@@ -192,10 +192,16 @@ def _check_bentoml_home(home: Path) -> None:
         pytest.skip(f"BentoML's store was fixed at {BentoMLContainer.bentoml_home.get()} before the tiny models were built")
 
 
+_built: list[TinyModels] = []  # once per test process: each importing module gets its own fixture object
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> TinyModels:
     """Tiny real champions, registered and imported; os.environ points MLflow and BentoML at them."""
-    return build_tiny_models(tmp_path_factory.mktemp("tiny-models"))
+    if not _built:
+        _built.append(build_tiny_models(tmp_path_factory.mktemp("tiny-models")))
+    os.environ.update(_built[0].env)
+    return _built[0]
 
 
 def photo_bytes(name: str) -> bytes:
