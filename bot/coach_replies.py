@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.replies import day_line, fit, grams
+from bot.replies import day_line, fit
 from bot.store import DayTotals, ProfileRecord
 from nutrition.allergens import LABELS, TOP9
 from nutrition.meal_text import LoggedFood, Question
@@ -66,7 +66,8 @@ def advice_lines(targets: DailyTargets, left: Nutrients, options: Sequence[Optio
 
 
 def food_line(food: LoggedFood) -> str:
-    amount = f"{food.ml:,.0f} ml" if food.ml is not None else f"{grams(food.grams)} g"
+    # typed amounts are exact, not estimates: no rounding to 5 g as for photos
+    amount = f"{food.ml:,.0f} ml" if food.ml is not None else f"{food.grams:,.0f} g"
     return f"{food.name} {amount}, {food.nutrients.kcal:,.0f} kcal"
 
 
