@@ -166,7 +166,7 @@ class PlateCoach:
         return Response(result.model_dump_json(), media_type="application/json")
 
     @bentoml.api(route="/analyze/file")
-    async def analyze_file(self, image: Annotated[Path, ContentType("image/*")], ctx: bentoml.Context) -> AnalyzeResponse | dict:
+    async def analyze_file(self, image: Annotated[Path, ContentType("image/*")]) -> AnalyzeResponse:
         """The same analysis for BentoML clients (multipart upload); prefer `POST /analyze` over plain HTTP."""
         try:
             data = image.read_bytes()
@@ -174,6 +174,5 @@ class PlateCoach:
                 raise ImageRejected(f"the photo is {len(data) / 1e6:.1f} MB; the limit is {self.settings.limits.max_bytes / 1e6:.1f} MB", 413)
             result, _ = await self.analyze_bytes(data)
         except ImageRejected as exc:
-            ctx.response.status_code = exc.status
-            return {"detail": str(exc)}
+            return _rejection(exc)  # BentoML passes a Response through as it is
         return result

@@ -1,88 +1,27 @@
 """The bot against the REAL model server (`bentoml serve`), with a real ECUSTFD photo. Slow.
 
-Skipped until serving/service.py exists and both models have a `champion` in the MLflow registry.
+The server runs the tiny real models of tests/model_fixtures.py (trained, registered as `champion` and
+imported for this session), so the test runs on a clean clone too.
 """
 
-import os
-import re
-import socket
-import sqlite3
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import httpx
 import pytest
-import yaml
 
 from bot_fixtures import ACCOUNT_SID, AUTH_TOKEN, BotHarness, Running, bot_settings
 from conftest import SHARED_ECUSTFD
-from tests_support import REPO
+from model_fixtures import tiny_models  # noqa: F401 — the fixture
+from serving.local_server import running_server
 
 pytestmark = pytest.mark.slow
 
-SERVICE = REPO / "serving" / "service.py"
 PHOTO = "apple001S(1).JPG"
 
 
-def _champions_missing() -> str | None:
-    """Why the registry cannot serve yet, or None (also None for a remote tracking server: serving will tell)."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = Path(uri.removeprefix("sqlite:///"))
-    path = path if path.is_absolute() else REPO / path
-    if not path.is_file():
-        return f"no MLflow registry at {path}: run `dvc repro` to train and register the models"
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    wanted = {params[section]["model_name"] for section in ("register_detector", "register_portion")}
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-            rows = db.execute("SELECT name FROM registered_model_aliases WHERE alias = 'champion'").fetchall()
-    except sqlite3.Error as exc:
-        return f"cannot read the registry {path}: {exc}"
-    missing = wanted - {name for (name,) in rows}
-    return f"no `champion` alias for {sorted(missing)} in {path}" if missing else None
-
-
-def _bento_target() -> str:
-    match = re.search(r"@bentoml\.service\b[^\n]*(?:\n[^\n]*?)*?\nclass (\w+)", SERVICE.read_text())
-    return f"serving.service:{match.group(1)}" if match else "serving.service"
-
-
 @pytest.fixture(scope="module")
-def real_model_server():
-    if not SERVICE.is_file():
-        pytest.skip("serving/service.py does not exist yet (the model server is its own issue)")
-    if reason := _champions_missing():
-        pytest.skip(reason)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "BENTOML_DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true", "YOLO_OFFLINE": "1"}
-    command = [sys.executable, "-m", "bentoml", "serve", _bento_target(), "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"`{' '.join(command)}` did not become ready:\n{process.communicate()[0][-4000:]}")
-            time.sleep(1)
+def real_model_server(tiny_models):  # noqa: F811
+    with running_server(tiny_models.env) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def test_a_real_photo_through_the_real_model_server(real_model_server, tmp_path):
