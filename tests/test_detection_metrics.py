@@ -56,3 +56,45 @@ def test_duplicates_are_false_positives_and_ranking_matters():
     assert average_precision([good, duplicate], TRUTHS, "apple", 0.5) == pytest.approx(1)
     false_first = Labeled("b", "apple", 0, 0, 10, 10, 0.99)
     assert average_precision([false_first, good], TRUTHS, "apple", 0.5) == pytest.approx(0.5)
+
+
+def test_shifted_box_ap50_95_counts_the_thresholds_it_clears():
+    preds = [shifted(APPLE, 10)]  # IoU 90/110 ≈ 0.818: clears 0.50 … 0.80, misses 0.85 … 0.95
+    result = mean_ap(preds, [APPLE], ["apple"])
+    assert result["per_class"]["apple"]["ap50"] == pytest.approx(1)
+    assert result["map50_95"] == pytest.approx(7 / 10)
+    top1, _ = food_top1(preds, [APPLE], "coin")
+    assert top1 == 1  # a loose but right box still names the food
+
+
+def test_nothing_detected():
+    result = mean_ap([], TRUTHS, ["apple", "pear", "coin"])
+    assert result["map50"] == 0 and result["map50_95"] == 0
+    assert result["per_class"]["coin"] == {"ap50": 0.0, "ap50_95": 0.0}
+    top1, confusion = food_top1([], [APPLE, PEAR], "coin")
+    assert top1 == 0 and confusion == {("apple", MISSED): 1, ("pear", MISSED): 1}
+    assert recall([], TRUTHS, "coin") == 0
+
+
+def test_one_class_missed_pulls_the_mean_down():
+    preds = [shifted(APPLE, 0), shifted(COIN, 0)]  # the pear in photo b is not found
+    result = mean_ap(preds, TRUTHS, ["apple", "pear", "coin"])
+    assert result["per_class"]["pear"]["ap50"] == 0
+    assert result["map50"] == pytest.approx(2 / 3) and result["map50_95"] == pytest.approx(2 / 3)
+
+
+def test_half_the_instances_missed():
+    second = Labeled("c", "apple", 0, 0, 50, 50)
+    assert average_precision([shifted(APPLE, 0)], [APPLE, second], "apple", 0.5) == pytest.approx(0.5)
+    assert recall([shifted(COIN, 0)], [COIN, Labeled("c", "coin", 5, 5, 30, 30)], "coin") == pytest.approx(0.5)
+
+
+def test_a_coin_box_does_not_count_as_a_food():
+    top1, confusion = food_top1([shifted(APPLE, 0, "coin")], [APPLE], "coin")
+    assert top1 == 0 and confusion[("apple", MISSED)] == 1
+
+
+def test_no_ground_truth_is_nan_not_zero():
+    assert np.isnan(average_precision([shifted(APPLE, 0)], [PEAR], "apple", 0.5))
+    assert np.isnan(recall([shifted(COIN, 0)], [APPLE], "coin"))
+    assert np.isnan(food_top1([shifted(APPLE, 0)], [], "coin")[0])
