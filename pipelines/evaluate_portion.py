@@ -78,6 +78,8 @@ def main(
     no_ref_pred = estimator.predict_frame(no_ref, feats, widen=np.full(len(no_ref), widen))
     no_reference = evaluate(no_ref, no_ref_pred, kcal_of)["photo"]
 
+    as_served = evaluate(coin_rows, estimator.predict_frame(coin_rows.assign(view=None), coin_feats), kcal_of)["photo"]
+
     metrics = {
         "n_test_items": int(coin_rows["item_id"].nunique()),
         "n_test_images": int(coin_rows["image"].nunique()),
@@ -85,6 +87,7 @@ def main(
         "test": {name: r["photo"] for name, r in results.items()},
         "test_item_level": {name: r["item"] for name, r in results.items()},
         "test_per_class": {name: r["per_class"] for name, r in results.items()},
+        "test_view_unknown": {"model": as_served, "note": "view hidden, as for photos people send"},
         "test_no_reference": {"model": no_reference, "note": "coin ignored: fallback scale, widened interval"},
         "cv": json.loads((paths.portion / "cv.json").read_text()),
     }

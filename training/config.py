@@ -115,6 +115,7 @@ class TrainPortionParams(_Section):
     weight_decay: float = Field(ge=0)
     epochs: int = Field(ge=1)
     members: int = Field(ge=1)
+    view_unknown_copies: bool = True
     cv_folds: int = Field(ge=2)
     cv_members: int = Field(ge=1)
 

@@ -35,8 +35,14 @@ def fit_pca(features: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_estimator(train: pd.DataFrame, f_train: np.ndarray, val: pd.DataFrame, f_val: np.ndarray, cfg, members: int,
                   typical_mm_per_px: float, val_no_ref: pd.DataFrame | None = None) -> tuple[PortionEstimator, list[dict], dict]:  # fmt: skip
-    """Train an ensemble on `train`, early-stop and calibrate the interval on `val`."""
+    """Train an ensemble on `train`, early-stop and calibrate the interval on `val`.
+
+    With `cfg.view_unknown_copies`, every training photo is seen a second time with its view hidden, so the
+    model also answers for photos whose view nobody knows (every photo a person sends).
+    """
     pca_mean, pca = fit_pca(f_train, cfg.pca_components)
+    if getattr(cfg, "view_unknown_copies", False):
+        train, f_train = pd.concat([train, train.assign(view=None)], ignore_index=True), np.concatenate([f_train, f_train])
     reduce = lambda f: (f - pca_mean) @ pca.T  # noqa: E731
     x_train = design_matrix(train, reduce(f_train))
     mean, scale = x_train.mean(axis=0), x_train.std(axis=0) + 1e-6
