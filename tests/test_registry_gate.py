@@ -8,6 +8,8 @@ from training.registry import CHAMPION, gate, register_with_gate
 def test_gate_rules():
     assert gate(0.9, 0.8, None).passed
     assert gate(0.9, 0.8, 0.85).passed
+    assert gate(0.85, 0.8, 0.85).passed  # a tie is "not worse": the newer model takes over
+    assert gate(0.8, 0.8, None).passed  # the threshold itself clears
     assert not gate(0.7, 0.8, None).passed
     worse = gate(0.82, 0.8, 0.85)
     assert not worse.passed and "worse than the champion" in worse.reason
@@ -37,6 +39,7 @@ def test_worse_candidate_does_not_take_champion(tmp_path, monkeypatch):
     assert first["gate"]["passed"] and first["champion_version"] == "1"
     worse = register_with_gate(log_model=dummy_logger(2), metrics={"top1": 0.7}, **common)
     assert not worse["gate"]["passed"] and worse["champion_version"] == "1"
+    assert worse["version"] == "2" and "worse than the champion" in worse["gate"]["reason"]  # kept, not promoted
     below = register_with_gate(log_model=dummy_logger(3), metrics={"top1": 0.4}, **common)
     assert not below["gate"]["passed"] and below["champion_version"] == "1"
     better = register_with_gate(log_model=dummy_logger(4), metrics={"top1": 0.9}, **common)
@@ -46,3 +49,22 @@ def test_worse_candidate_does_not_take_champion(tmp_path, monkeypatch):
 
     model = mlflow.pyfunc.load_model(f"models:/toy@{CHAMPION}")
     assert list(model.predict([[0], [0]])) == [4, 4]
+
+    # What `mlflow ui` shows: every candidate's run with its metric, and every version in the registry.
+    client = mlflow.MlflowClient()
+    runs = mlflow.search_runs(experiment_names=["plate-coach"], output_format="list")
+    assert sorted(r.data.metrics["top1"] for r in runs) == [0.4, 0.7, 0.8, 0.9]
+    assert sorted(int(v.version) for v in client.search_model_versions("name='toy'")) == [1, 2, 3, 4]
+    assert client.get_model_version_by_alias("toy", CHAMPION).run_id == better["run_id"]
+
+
+@pytest.mark.slow
+def test_missing_gate_metric_is_refused_before_anything_is_logged(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with pytest.raises(KeyError, match="top1"):
+        register_with_gate(model_name="toy", log_model=dummy_logger(1), params={}, metrics={"map50": 0.9}, tags={},
+                           gate_metric="top1", threshold=0.5)  # fmt: skip
+    import mlflow
+
+    assert mlflow.search_runs(search_all_experiments=True, output_format="list") == []
