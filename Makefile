@@ -33,6 +33,8 @@ run: venv
 	@echo "  data summary      reports/data/summary.json"
 	@echo "  nutrition tables  data/nutrition/"
 	@$(VENV)/bin/dvc metrics show 2>/dev/null || true
+	$(PY) -m serving.import_models
+	$(PY) -m serving.try_server
 
 test: venv
 	$(PY) -m pytest -ra
