@@ -8,7 +8,8 @@ static shape), then both backends run on the same real ECUSTFD photos, alternati
 load from other processes hits both alike. Two views:
 
 - predict: the `Localiser` wrapper end to end (letterbox, forward, NMS), one photo a call — what serving pays.
-  The torch path letterboxes to the photo's aspect (e.g. 640x480); the static ONNX graph always takes a square.
+  torch letterboxes to the photo's aspect (a 4:3 photo at 640 runs as 640x480); the static ONNX graph that
+  register_detector exports always takes a square; a dynamic-shape export is timed too, since it can go rect.
 - forward: the network alone on the same square 1x3xSxS tensor, torch `inference_mode` vs `session.run`.
 
 Photos are decoded once beforehand; warm-up calls are not counted. The whole FoodDetector (localiser + crop
@@ -63,14 +64,14 @@ def pick_photos(folder: Path, n: int) -> list[Path]:
     return photos[::step][:n]
 
 
-def export_onnx(weights: Path, imgsz: int, folder: Path) -> Path:
-    """Export a copy of `weights` to a static-shape ONNX graph in `folder` (ultralytics writes beside the .pt)."""
+def export_onnx(weights: Path, imgsz: int, folder: Path, dynamic: bool = False) -> Path:
+    """Export a copy of `weights` to ONNX in `folder` (ultralytics writes beside the .pt)."""
     from training.yolo_env import load_ultralytics
 
     folder.mkdir(parents=True, exist_ok=True)
     copy = folder / weights.name
     shutil.copyfile(weights, copy)
-    return Path(load_ultralytics().YOLO(str(copy)).export(format="onnx", imgsz=imgsz, dynamic=False, verbose=False))
+    return Path(load_ultralytics().YOLO(str(copy)).export(format="onnx", imgsz=imgsz, dynamic=dynamic, verbose=False))
 
 
 def square_tensor(image, imgsz: int):
@@ -117,16 +118,18 @@ def machine() -> str:
 
 def render(rows: list[dict], full: list[dict], header: str) -> str:
     lines = [header, ""]
-    lines.append("| imgsz | torch predict p50 / p95 ms | ONNX predict p50 / p95 ms | ONNX/torch (p50) "
-                 "| torch forward p50 / p95 ms | ONNX forward p50 / p95 ms | ONNX/torch (p50) |")  # fmt: skip
-    lines.append("|---:|---:|---:|---:|---:|---:|---:|")
+    cell = lambda t: f"{t['p50']:.1f} / {t['p95']:.1f}"  # noqa: E731
+    lines.append("| imgsz | predict: torch p50 / p95 ms | ONNX static | ratio | ONNX dynamic | ratio "
+                 "| forward (square): torch | ONNX | ratio |")  # fmt: skip
+    lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         p, f = r["predict"], r["forward"]
         lines.append(
-            f"| {r['imgsz']} | {p['torch']['p50']:.1f} / {p['torch']['p95']:.1f} | {p['onnx']['p50']:.1f} / {p['onnx']['p95']:.1f} "
-            f"| {ratio(p['onnx'], p['torch']):.2f} | {f['torch']['p50']:.1f} / {f['torch']['p95']:.1f} "
-            f"| {f['onnx']['p50']:.1f} / {f['onnx']['p95']:.1f} | {ratio(f['onnx'], f['torch']):.2f} |"
+            f"| {r['imgsz']} | {cell(p['torch'])} | {cell(p['onnx'])} | {ratio(p['onnx'], p['torch']):.2f} "
+            f"| {cell(p['onnx_dynamic'])} | {ratio(p['onnx_dynamic'], p['torch']):.2f} "
+            f"| {cell(f['torch'])} | {cell(f['onnx'])} | {ratio(f['onnx'], f['torch']):.2f} |"
         )
+    lines += ["", "ratio = ONNX p50 / torch p50 (below 1: ONNX Runtime is faster); all times in ms."]
     if full:
         lines += ["", "| whole FoodDetector (localiser + crop classifier) | imgsz | p50 ms | p95 ms |", "|---|---:|---:|---:|"]
         lines += [f"| localiser on {r['backend']} | {r['imgsz']} | {r['p50']:.1f} | {r['p95']:.1f} |" for r in full]
@@ -173,11 +176,13 @@ def main(
     rows, full = [], []
     with tempfile.TemporaryDirectory(prefix="latency-") as tmp:
         exported = {s: export_onnx(weights, s, Path(tmp) / str(s)) for s in sorted({*sizes, trained})}
+        dynamic = {s: export_onnx(weights, s, Path(tmp) / f"{s}-dynamic", dynamic=True) for s in sizes}
         for size in sizes:
             typer.echo(f"timing imgsz {size}…", err=True)
             predict = {
                 "torch": Localiser(weights, imgsz=size, conf=conf),
                 "onnx": Localiser(exported[size], imgsz=size, conf=conf),
+                "onnx_dynamic": Localiser(dynamic[size], imgsz=size, conf=conf),
             }
             rows.append(
                 {
@@ -202,7 +207,7 @@ def main(
             }
             timed = time_side_by_side({k: (lambda im, d=d: d([im])) for k, d in detectors.items()}, images, warmup)
             full = [{"backend": k, "imgsz": trained, **v} for k, v in timed.items()]
-    typer.echo(render(rows, full, header))
+    typer.echo("\n" + render(rows, full, header))
     if json_out:
         json_out.write_text(json.dumps({"header": header, "localiser": rows, "food_detector": full}, indent=2))
 
