@@ -164,9 +164,11 @@ def main(
     conf = params.register_detector.conf
     trained = params.train_detector.active.imgsz
 
+    from training.yolo_env import load_ultralytics
+
+    ultralytics = load_ultralytics()  # before anything else imports it: offline, no home-dir writes
     import onnxruntime
     import torch
-    import ultralytics
 
     header = (
         f"detector latency, {dt.date.today().isoformat()}, {machine()}; torch {torch.__version__} "
