@@ -17,6 +17,8 @@ app = typer.Typer(help=__doc__, add_completion=False)
 @app.command()
 def main(
     photo: Annotated[Optional[Path], typer.Option(help="Photo to send (default: the first of params paths.raw_ecustfd).")] = None,
+    then: Annotated[Optional[str], typer.Option(help="A command to run while the server is still up, with BOT_SERVING_URL "
+                                                     "set to it and {photo} replaced by the photo's path.")] = None,  # fmt: skip
 ) -> None:
     """Serve, analyse one photo over HTTP as the bot does, print the answer."""
     import httpx
@@ -34,9 +36,19 @@ def main(
         typer.echo(f"model server ready at {url}; POST /analyze {photo.name}")
         response = httpx.post(url + "/analyze", content=photo.read_bytes(), headers={"Content-Type": "image/jpeg"},
                               timeout=60, trust_env=False)  # fmt: skip
-    typer.echo(json.dumps(response.json(), indent=2))
-    if response.status_code != 200:
-        raise typer.Exit(1)
+        typer.echo(json.dumps(response.json(), indent=2))
+        if response.status_code != 200:
+            raise typer.Exit(1)
+        if then:
+            import os
+            import shlex
+            import subprocess
+
+            command = [part.replace("{photo}", str(photo)) for part in shlex.split(then)]
+            typer.echo(f"\n$ {' '.join(command)}")
+            done = subprocess.run(command, env={**os.environ, "BOT_SERVING_URL": url})
+            if done.returncode != 0:
+                raise typer.Exit(done.returncode)
 
 
 if __name__ == "__main__":
