@@ -78,7 +78,13 @@ class PlateInference:
 web = FastAPI(title="plate-coach model server", docs_url=None, redoc_url=None, openapi_url=None)
 
 
-def _rejection(exc: ImageRejected) -> JSONResponse:
+class ModelsUnavailable(RuntimeError):
+    """The model service could not be reached: a 503 the client may retry."""
+
+
+def _rejection(exc: ImageRejected | ModelsUnavailable) -> JSONResponse:
+    if isinstance(exc, ModelsUnavailable):
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "2"})
     return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
 
@@ -130,8 +136,19 @@ class PlateCoach:
         self.analyzer = MealAnalyzer(None, table, versions, self.settings.limits)
 
     async def _infer(self, image: Image.Image) -> PlateFindings:
+        """Ask the model service; a dropped connection to it (seen under load: a kept-alive socket the model
+        worker already closed) is tried once more, then answered 503 so that clients retry."""
+        import aiohttp
+
         api = self.models.to_async
-        raw = (await api.infer_batch([image]))[0] if self.settings.batching else await api.infer_one(image)
+        for attempt in (1, 2):
+            try:
+                raw = (await api.infer_batch([image]))[0] if self.settings.batching else await api.infer_one(image)
+                break
+            except aiohttp.ClientError as exc:
+                log.warning("model service call failed (attempt %d): %r", attempt, exc)
+        else:
+            raise ModelsUnavailable("the models are busy or restarting; try again in a few seconds")
         if isinstance(raw, PlateFindings):
             return raw
         return PlateFindings(**{**raw, "foods": [FoodFinding(**f) for f in raw["foods"]]})
@@ -158,8 +175,8 @@ class PlateCoach:
         try:
             data = await _image_bytes(request, self.settings.limits.max_bytes)
             result, image = await self.analyze_bytes(data)
-        except ImageRejected as exc:
-            log.info("rejected upload: %s", exc)
+        except (ImageRejected, ModelsUnavailable) as exc:
+            log.info("not analysed: %s", exc)
             return _rejection(exc)
         if annotate:
             return Response(await run_in_threadpool(draw, image, result), media_type="image/png")
@@ -173,6 +190,6 @@ class PlateCoach:
             if len(data) > self.settings.limits.max_bytes:
                 raise ImageRejected(f"the photo is {len(data) / 1e6:.1f} MB; the limit is {self.settings.limits.max_bytes / 1e6:.1f} MB", 413)
             result, _ = await self.analyze_bytes(data)
-        except ImageRejected as exc:
+        except (ImageRejected, ModelsUnavailable) as exc:
             return _rejection(exc)  # BentoML passes a Response through as it is
         return result
