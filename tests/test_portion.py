@@ -72,6 +72,18 @@ def test_grouped_folds_keep_items_whole():
         assert not set(rows.loc[fold, "item_id"]) & set(rows.loc[~fold, "item_id"])
 
 
+def test_grouped_folds_keep_every_food_on_the_training_side():
+    rows = pd.DataFrame({"item_id": ["g1", "g1", "g2", *[f"a{i}" for i in range(12)]], "label": ["grape"] * 3 + ["apple"] * 12})
+    for fold in grouped_folds(rows, 5, seed=3):
+        assert set(rows.loc[~fold, "label"]) == {"grape", "apple"}
+
+
+def test_a_food_absent_from_training_does_not_blow_up(estimator):
+    rows, feats = synthetic_rows(2, seed=7)
+    pred = estimator.predict_frame(rows.assign(label="pear"), feats)  # pear never seen: its one-hot column was constant
+    assert np.isfinite(pred.to_numpy()).all() and (pred["grams"] < 1e4).all()
+
+
 def synthetic_rows(n_items: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     """Spherical foods of two kinds whose weight follows their calibrated size (density 0.9 and 0.6)."""
     rng = np.random.default_rng(seed)

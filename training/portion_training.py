@@ -45,7 +45,8 @@ def fit_estimator(train: pd.DataFrame, f_train: np.ndarray, val: pd.DataFrame, f
         train, f_train = pd.concat([train, train.assign(view=None)], ignore_index=True), np.concatenate([f_train, f_train])
     reduce = lambda f: (f - pca_mean) @ pca.T  # noqa: E731
     x_train = design_matrix(train, reduce(f_train))
-    mean, scale = x_train.mean(axis=0), x_train.std(axis=0) + 1e-6
+    mean, scale = x_train.mean(axis=0), x_train.std(axis=0)
+    scale[scale < 1e-6] = 1.0  # a constant column (a class absent from training) must not be blown up ×1e6
     prep = lambda rows, f: ((design_matrix(rows, reduce(f)) - mean) / scale).astype(np.float32)  # noqa: E731
     y = lambda rows: np.log(rows["weight_g"].to_numpy(np.float32))  # noqa: E731
     states, val_mapes = [], []
@@ -87,7 +88,16 @@ def baselines(train: pd.DataFrame) -> tuple[ClassMeanBaseline, GeometricBaseline
 
 
 def grouped_folds(rows: pd.DataFrame, k: int, seed: int) -> list[np.ndarray]:
-    """k folds of whole items, each item's photos together (stratification by class is implicit in the shuffle)."""
-    items = np.array(sorted(rows["item_id"].unique()))
-    np.random.default_rng(seed).shuffle(items)
-    return [rows["item_id"].isin(set(chunk)).to_numpy() for chunk in np.array_split(items, k)]
+    """k folds of whole items, each item's photos together, stratified by food: each food's items are dealt
+    round the folds in turn, so a food with two or more items always keeps one on the training side."""
+    rng = np.random.default_rng(seed)
+    first_label = rows.groupby("item_id")["label"].first() if "label" in rows else pd.Series("", index=rows["item_id"].unique())
+    fold_of, turn = {}, 0
+    for _, items in sorted(first_label.groupby(first_label)):
+        shuffled = np.array(sorted(items.index))
+        rng.shuffle(shuffled)
+        for item in shuffled:
+            fold_of[item] = turn % k
+            turn += 1
+    assigned = rows["item_id"].map(fold_of).to_numpy()
+    return [assigned == f for f in range(k)]
