@@ -13,6 +13,7 @@ from training.voc import Box
 
 ReferenceKind = Literal["coin", "none"]
 VIEWS = ("S", "T")
+TRAINING_WIDTH_PX = 816  # ECUSTFD photos are ~816 px wide: the typical scale is per pixel of such a photo
 
 
 class PortionInputError(ValueError):
@@ -42,8 +43,8 @@ def coin_scale(coin: Box, width: int, height: int) -> Scale:
 
 def fallback_scale(image_width: int, typical_mm_per_px: float) -> Scale:
     """No reference object: assume the training photos' typical framing, per pixel of a same-width photo."""
-    # ECUSTFD photos are ~816 px wide; a wider photo of the same scene has proportionally smaller pixels.
-    return Scale(typical_mm_per_px * 816 / max(image_width, 1), "none")
+    # A wider photo of the same scene has proportionally smaller pixels.
+    return Scale(typical_mm_per_px * TRAINING_WIDTH_PX / max(image_width, 1), "none")
 
 
 def geometry(box: Box, scale: Scale) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""Fit the portion estimator (and its baselines) on training items, select and calibrate on validation items."""
+"""Fit the portion estimator (and its baselines) on training items, select on validation items; calibrate its interval."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 
 from training.portion import PortionEstimator, fit_member, scale_for
 from training.portion_baselines import ClassMeanBaseline, GeometricBaseline
-from training.portion_features import design_matrix, geometry
+from training.portion_features import TRAINING_WIDTH_PX, design_matrix, geometry
 from training.voc import Box
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ def portion_rows(index: pd.DataFrame, images: pd.DataFrame, typical_mm_per_px: f
     rows = index.merge(images[["image", "width", "height", "coin_xmin", "coin_ymin", "coin_xmax", "coin_ymax"]], on="image", how="left")
     scales = scale_for(rows, typical_mm_per_px)
     sizes = [geometry(Box(r.xmin, r.ymin, r.xmax, r.ymax), s) for r, s in zip(rows.itertuples(), scales)]
-    rows = rows.assign(reference=[s.reference for s in scales], mm_per_px=[s.mm_per_px * r.width / 816 for s, r in zip(scales, rows.itertuples())])
+    rows = rows.assign(reference=[s.reference for s in scales], mm_per_px=[s.mm_per_px * r.width / TRAINING_WIDTH_PX for s, r in zip(scales, rows.itertuples())])
     return pd.concat([rows, pd.DataFrame(sizes)], axis=1)
 
 
@@ -66,12 +66,16 @@ def fit_estimator(train: pd.DataFrame, f_train: np.ndarray, val: pd.DataFrame, f
     return estimator, states, {"val_mape_members": val_mapes, "sigma_scale": meta["sigma_scale"], "no_reference_sigma": meta["no_reference_sigma"]}
 
 
+def interval_ratios(rows: pd.DataFrame, pred: pd.DataFrame) -> np.ndarray:
+    """|log error| of each photo in units of its interval's (log) half-width: ≤ 1 means covered."""
+    z = np.abs(np.log(rows["weight_g"].to_numpy()) - np.log(pred["grams"].to_numpy()))
+    half_width = np.log(pred["high"].to_numpy()) - np.log(pred["grams"].to_numpy())
+    return z / np.maximum(half_width, 1e-9)
+
+
 def calibrate_sigma(estimator: PortionEstimator, val: pd.DataFrame, f_val: np.ndarray) -> float:
     """The factor on σ that makes the mean ± 1.28σ interval cover 80 % of validation photos."""
-    pred = estimator.predict_frame(val, f_val)
-    z = np.abs(np.log(val["weight_g"].to_numpy()) - np.log(pred["grams"].to_numpy()))
-    half_width = np.log(pred["high"].to_numpy()) - np.log(pred["grams"].to_numpy())
-    return float(np.quantile(z / np.maximum(half_width, 1e-9), TARGET_COVERAGE))
+    return float(np.quantile(interval_ratios(val, estimator.predict_frame(val, f_val)), TARGET_COVERAGE))
 
 
 def extra_sigma(estimator: PortionEstimator, val: pd.DataFrame, val_no_ref: pd.DataFrame, f_val: np.ndarray) -> float:
