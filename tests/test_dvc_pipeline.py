@@ -49,7 +49,7 @@ def test_data_stages_reproduce_and_status_is_clean(ecustfd_dir, tmp_path):
 
     summary = json.loads((project / "reports" / "data" / "summary.json").read_text())
     assert summary["n_food_classes"] == 19 and summary["classes"][-1] == "coin"
-    assert summary["n_images"] == 2978 and summary["n_items"] == 160 and summary["n_item_foods"] == 174
+    assert summary["n_images"] == 2964 and summary["n_items"] == 160 and summary["n_item_foods"] == 174
     assert all(summary["splits"][s]["items"] > 0 for s in ("train", "val", "test"))
 
     status = dvc(project, "status", "prepare")

@@ -1,8 +1,9 @@
 import math
 
+import numpy as np
 import pytest
 
-from training.ecustfd import CLASSES, FOOD_TYPES, ManifestError, build_manifest, parse_photo_name, read_density
+from training.ecustfd import CLASSES, FOOD_TYPES, UNBOXED_FOOD, ManifestError, build_manifest, parse_photo_name, read_density
 
 
 @pytest.mark.parametrize(
@@ -87,17 +88,25 @@ def test_missing_density(mini_ecustfd):
 
 def test_full_manifest(ecustfd_dir):
     images, objects = build_manifest(ecustfd_dir)
-    assert len(images) == 2978 and images["item_id"].nunique() == 160
+    assert len(images) == 2978 - len(UNBOXED_FOOD) and images["item_id"].nunique() == 160
+    assert not UNBOXED_FOOD & set(images["image"])
     assert set(objects["label"]) == set(CLASSES)
     assert {"mix002T(2)", "mix005S(4)", "doughnut006S(15)"} <= set(images.loc[images["coin_xmin"].isna(), "image"])
     repairs = images.attrs["repairs"]
-    assert any(r.startswith("tomato001S(4): swapped") for r in repairs)
+    assert any(r.startswith("tomato001S(4): dropped the photo") for r in repairs)
     assert any(r.startswith("doughnut004S(15): dropped a coin box that repeats") for r in repairs)
     foods, coins = objects[objects["label"] != "coin"], objects[objects["label"] == "coin"]
     coin_area = ((coins["xmax"] - coins["xmin"]) * (coins["ymax"] - coins["ymin"])).groupby(coins["image"]).max()
     food_area = ((foods["xmax"] - foods["xmin"]) * (foods["ymax"] - foods["ymin"])).groupby(foods["image"]).min()
     assert (coin_area < food_area.reindex(coin_area.index)).all()  # after repair, every coin is smaller than the food
     assert not math.isnan(objects.loc[objects["label"] == "apple", "weight_g"].min())
+    # The rule that found UNBOXED_FOOD: a food box barely bigger than the coin, right beside it. None is left.
+    boxed = foods.merge(coins, on="image", suffixes=("", "_coin"))
+    coin_side = np.maximum(boxed["xmax_coin"] - boxed["xmin_coin"], boxed["ymax_coin"] - boxed["ymin_coin"])
+    area = lambda s="": (boxed["xmax" + s] - boxed["xmin" + s]) * (boxed["ymax" + s] - boxed["ymin" + s])  # noqa: E731
+    distance = np.hypot((boxed["xmin"] + boxed["xmax"] - boxed["xmin_coin"] - boxed["xmax_coin"]) / 2,
+                        (boxed["ymin"] + boxed["ymax"] - boxed["ymin_coin"] - boxed["ymax_coin"]) / 2) / coin_side  # fmt: skip
+    assert boxed[(area() < 2.5 * area("_coin")) & (distance < 3)]["image"].tolist() == []
 
 
 def _objects(*boxes):
