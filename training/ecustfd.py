@@ -52,9 +52,9 @@ def _repair_coin(stem: str, objects: list[VocObject], repairs: list[str]) -> lis
 
     Some photos swap the labels of the coin and the food (the "coin" box is the size of the food, and the
     food box the size of a coin): every ECUSTFD food is larger than a 25 mm coin, so a coin box larger than
-    a food box means the labels are swapped (no upstream photo needs it once UNBOXED_FOOD is dropped: every
-    photo it fired on had both boxes at the coin; kept for re-annotated copies). A coin box that repeats a food box, or is a few pixels wide,
-    is dropped (the photo then has no scale).
+    a food box means the labels are swapped (no upstream photo needs this once UNBOXED_FOOD is dropped:
+    every photo it fired on had both boxes at the coin; kept for re-annotated copies). A coin box that
+    repeats a food box, or is a few pixels wide, is dropped (the photo then has no scale).
     """
     coins = [o for o in objects if o.label == COIN]
     foods = [o for o in objects if o.label != COIN]
