@@ -136,6 +136,18 @@ def test_without_a_reference_the_range_widens_and_says_so(estimator):
     assert (without.high / without.low) > (with_coin.high / with_coin.low)
 
 
+def test_an_out_of_fold_half_width_sets_every_interval(estimator):
+    rows, feats = synthetic_rows(4, seed=6)
+    constant = PortionEstimator(estimator.members, {**estimator.meta, "log_half_width": math.log(1.25)})
+    pred = constant.predict_frame(rows, feats)
+    np.testing.assert_allclose(pred["grams"], estimator.predict_frame(rows, feats)["grams"], rtol=1e-6)
+    np.testing.assert_allclose(pred["high"] / pred["grams"], 1.25, rtol=1e-6)
+    np.testing.assert_allclose(pred["grams"] / pred["low"], 1.25, rtol=1e-6)
+    box, features = Box(100, 100, 300, 300), np.zeros(N_FEATURES, np.float32)
+    without = constant.estimate("apple", box, (816, 612), None, "T", features)
+    assert without.high / without.grams > 1.25  # the missing reference still widens it
+
+
 def test_unknown_view_is_accepted(estimator):
     out = estimator.estimate("bread", Box(100, 100, 228, 228), (816, 612), Box(700, 500, 740, 540), None, np.zeros(N_FEATURES, np.float32))
     assert out.low < out.grams < out.high
