@@ -26,7 +26,7 @@ def main(
 
     from training.atomic import atomic_dir, write_json
     from training.crop_features import load_features
-    from training.portion_metrics import mass_mape
+    from training.portion_metrics import log_error, mass_mape
     from training.portion_training import TARGET_COVERAGE, baselines, fit_estimator, grouped_folds, portion_rows
 
     setup_logging()
@@ -65,7 +65,7 @@ def main(
             held = pool_rows[seen].reset_index(drop=True)
             cm, geo = baselines(fitted_on)
             predicted = model.predict_frame(held, pool_feats[seen])
-            abs_log_errors.append(np.abs(np.log(predicted["grams"].to_numpy() / held["weight_g"].to_numpy())))
+            abs_log_errors.append(np.abs(log_error(held["weight_g"], predicted["grams"])))
             for name, pred in (("model", predicted), ("class_mean", cm.predict(held)), ("geometric", geo.predict(held))):
                 cv_scores[name].append(mass_mape(held["weight_g"], pred["grams"]))
 

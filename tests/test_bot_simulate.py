@@ -2,7 +2,6 @@
 127.0.0.1, with a LOCAL STAND-IN of the model server's /analyze contract."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,8 @@ from typer.testing import CliRunner
 from bot import replies
 from bot.simulate import cli
 from bot_fixtures import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, bot, jpeg_bytes, make_bot, model_server, twilio_api  # noqa: F401
+from serving.local_server import free_port
 from tests_support import REPO
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def simulate_env(**extra) -> dict[str, str]:

@@ -128,12 +128,13 @@ class PortionEstimator:
             outs = np.stack([net(self._torch.from_numpy(x.astype(np.float32))).numpy() for net in self.nets])
         y_mean, y_std = (np.array(v)[:, None] for v in zip(*self.y_norms))
         mu = outs[:, :, 0] * y_std + y_mean
-        sigma_aleatoric = np.log1p(np.exp(outs[:, :, 1])) * y_std
         mean_mu = mu.mean(axis=0)
-        sigma = np.sqrt((sigma_aleatoric**2).mean(axis=0) + mu.var(axis=0)) * self.meta["sigma_scale"]
         if self.meta.get("log_half_width"):
             # Calibrated on new items: their error is mostly a per-item bias the ensemble's σ does not see.
             sigma = np.full_like(mean_mu, self.meta["log_half_width"] / Z80)
+        else:
+            sigma_aleatoric = np.log1p(np.exp(outs[:, :, 1])) * y_std
+            sigma = np.sqrt((sigma_aleatoric**2).mean(axis=0) + mu.var(axis=0)) * self.meta["sigma_scale"]
         if widen is not None:
             sigma = np.sqrt(sigma**2 + widen**2)
         return pd.DataFrame({"grams": np.exp(mean_mu), "low": np.exp(mean_mu - Z80 * sigma), "high": np.exp(mean_mu + Z80 * sigma)})

@@ -13,6 +13,11 @@ def mass_mape(true_g: np.ndarray, pred_g: np.ndarray) -> float:
     return float(np.mean(np.abs(np.asarray(pred_g) - np.asarray(true_g)) / np.asarray(true_g)))
 
 
+def log_error(true_g: np.ndarray, pred_g: np.ndarray) -> np.ndarray:
+    """log(predicted / true grams) of each photo: the estimator's own scale (its interval is symmetric in it)."""
+    return np.log(np.asarray(pred_g, dtype=np.float64)) - np.log(np.asarray(true_g, dtype=np.float64))
+
+
 def error_summary(true_g: np.ndarray, pred_g: np.ndarray, low: np.ndarray, high: np.ndarray,
                   kcal_true: np.ndarray, kcal_pred: np.ndarray) -> dict[str, float]:  # fmt: skip
     ape = np.abs(pred_g - true_g) / true_g

@@ -10,6 +10,7 @@ import pandas as pd
 from training.portion import PortionEstimator, fit_member, scale_for
 from training.portion_baselines import ClassMeanBaseline, GeometricBaseline
 from training.portion_features import TRAINING_WIDTH_PX, design_matrix, geometry
+from training.portion_metrics import log_error
 from training.voc import Box
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def fit_estimator(train: pd.DataFrame, f_train: np.ndarray, val: pd.DataFrame, f
 
 def interval_ratios(rows: pd.DataFrame, pred: pd.DataFrame) -> np.ndarray:
     """|log error| of each photo in units of its interval's (log) half-width: ≤ 1 means covered."""
-    z = np.abs(np.log(rows["weight_g"].to_numpy()) - np.log(pred["grams"].to_numpy()))
+    z = np.abs(log_error(rows["weight_g"], pred["grams"]))
     half_width = np.log(pred["high"].to_numpy()) - np.log(pred["grams"].to_numpy())
     return z / np.maximum(half_width, 1e-9)
 
@@ -83,7 +84,7 @@ def extra_sigma(estimator: PortionEstimator, val: pd.DataFrame, val_no_ref: pd.D
 
     Mean squared log-errors, not variances: a wrong guess of the scale is mostly a bias, which a variance hides.
     """
-    err = lambda rows: np.log(rows["weight_g"].to_numpy()) - np.log(estimator.predict_frame(rows, f_val)["grams"].to_numpy())  # noqa: E731
+    err = lambda rows: log_error(rows["weight_g"], estimator.predict_frame(rows, f_val)["grams"])  # noqa: E731
     return float(np.sqrt(max(np.mean(err(val_no_ref) ** 2) - np.mean(err(val) ** 2), 0.0)))
 
 
