@@ -12,7 +12,7 @@ import pytest
 from training.ecustfd import COIN_DIAMETER_MM, FOOD_TYPES
 from training.portion import PortionEstimator
 from training.portion_baselines import ClassMeanBaseline, GeometricBaseline, ellipsoid_volume_ml
-from training.portion_features import PortionInputError, coin_scale, fallback_scale, geometry
+from training.portion_features import PortionInputError, coin_scale, fallback_scale, fit_size_prior, geometry, size_prior
 from training.portion_metrics import error_summary
 from training.portion_training import fit_estimator, grouped_folds
 from training.voc import Box
@@ -84,13 +84,13 @@ def test_a_food_absent_from_training_does_not_blow_up(estimator):
     assert np.isfinite(pred.to_numpy()).all() and (pred["grams"] < 1e4).all()
 
 
-def synthetic_rows(n_items: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+def synthetic_rows(n_items: int, seed: int, sizes: tuple[float, float] = (4, 10)) -> tuple[pd.DataFrame, np.ndarray]:
     """Spherical foods of two kinds whose weight follows their calibrated size (density 0.9 and 0.6)."""
     rng = np.random.default_rng(seed)
     rows = []
     for item in range(n_items):
         label = ("apple", "bread")[item % 2]
-        d = rng.uniform(4, 10)
+        d = rng.uniform(*sizes)
         for view in ("S", "T"):
             rows.append({"item_id": f"{label}{item:03d}", "label": label, "view": view, "w_cm": d * rng.uniform(0.97, 1.03),
                          "h_cm": d * rng.uniform(0.97, 1.03), "weight_g": (0.9 if label == "apple" else 0.6) * math.pi / 6 * d**3})  # fmt: skip
@@ -102,10 +102,39 @@ def estimator() -> PortionEstimator:
     train, f_train = synthetic_rows(60, seed=1)
     val, f_val = synthetic_rows(16, seed=2)
     val_no_ref = val.assign(w_cm=val["w_cm"] * 1.3, h_cm=val["h_cm"] * 1.3)  # a wrong guess of the scale
-    cfg = SimpleNamespace(pca_components=2, hidden=16, dropout=0.0, lr=0.01, weight_decay=0.0, epochs=60, seed=0)
+    cfg = SimpleNamespace(pca_components=2, hidden=16, dropout=0.0, lr=0.01, weight_decay=0.0, epochs=60, seed=0, size_prior_slope=1.5)
     model, _, info = fit_estimator(train, f_train, val, f_val, cfg, members=2, typical_mm_per_px=0.4, val_no_ref=val_no_ref)
     assert info["no_reference_sigma"] > 0
     return model
+
+
+def test_size_prior_recovers_each_class_intercept():
+    rows, _ = synthetic_rows(12, seed=4)
+    rows = rows.assign(weight_g=np.where(rows["label"] == "apple", 0.5, 0.3) * (rows["w_cm"] * rows["h_cm"]) ** 1.5)
+    intercepts = fit_size_prior(rows, 1.5)
+    assert intercepts == pytest.approx({"apple": math.log(0.5), "bread": math.log(0.3)})
+    np.testing.assert_allclose(size_prior(rows, 1.5, intercepts), np.log(rows["weight_g"]))
+    unseen = size_prior(rows.assign(label="pear").head(1), 1.5, intercepts)[0]
+    assert unseen == pytest.approx((math.log(0.5) + math.log(0.3)) / 2 + 1.5 * math.log(rows["w_cm"][0] * rows["h_cm"][0]))
+
+
+def test_every_second_member_predicts_relative_to_the_size_prior(estimator):
+    assert estimator.meta["prior_members"] == [False, True]
+    rows, feats = synthetic_rows(4, seed=8)
+    without_prior = PortionEstimator(estimator.members, {**estimator.meta, "prior_members": [False, False]})
+    shift = np.log(estimator.predict_frame(rows, feats)["grams"]) - np.log(without_prior.predict_frame(rows, feats)["grams"])
+    np.testing.assert_allclose(shift, size_prior(rows, **estimator.meta["size_prior"]) / 2, rtol=1e-5)
+
+
+def test_a_box_larger_than_any_in_training():
+    """Trained on 6-8 cm foods, asked about 11 cm ones (2.6-6x heavier): the estimate grows with the box."""
+    train, f_train = synthetic_rows(40, seed=1, sizes=(6, 8))
+    val, f_val = synthetic_rows(10, seed=2, sizes=(6, 8))
+    cfg = SimpleNamespace(pca_components=2, hidden=16, dropout=0.0, lr=0.01, weight_decay=0.0, epochs=60, seed=0, size_prior_slope=1.5)
+    model, _, _ = fit_estimator(train, f_train, val, f_val, cfg, members=2, typical_mm_per_px=0.4)
+    big, f_big = synthetic_rows(6, seed=9, sizes=(11, 11))
+    ratio = model.predict_frame(big, f_big)["grams"].to_numpy() / big["weight_g"].to_numpy()
+    assert 0.8 < np.median(ratio) < 1.25, ratio
 
 
 def test_learns_weight_from_calibrated_size(estimator):

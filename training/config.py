@@ -116,6 +116,7 @@ class TrainPortionParams(_Section):
     epochs: int = Field(ge=1)
     members: int = Field(ge=1)
     view_unknown_copies: bool = True
+    size_prior_slope: float | None = Field(default=None, gt=0)
     cv_folds: int = Field(ge=2)
     cv_members: int = Field(ge=1)
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from training.ecustfd import FOOD_TYPES
-from training.portion_features import PortionInputError, Scale, check_box, coin_scale, design_matrix, fallback_scale, geometry
+from training.portion_features import PortionInputError, Scale, check_box, coin_scale, design_matrix, fallback_scale, geometry, size_prior
 from training.voc import Box
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,9 @@ class PortionEstimator:
             outs = np.stack([net(self._torch.from_numpy(x.astype(np.float32))).numpy() for net in self.nets])
         y_mean, y_std = (np.array(v)[:, None] for v in zip(*self.y_norms))
         mu = outs[:, :, 0] * y_std + y_mean
+        prior_members = self.meta.get("prior_members") or [False] * len(self.nets)
+        if any(prior_members):  # these members predict log grams relative to the size prior
+            mu = mu + np.array(prior_members, float)[:, None] * size_prior(rows, **self.meta["size_prior"])[None]
         mean_mu = mu.mean(axis=0)
         if self.meta.get("log_half_width"):
             # Calibrated on new items: their error is mostly a per-item bias the ensemble's σ does not see.

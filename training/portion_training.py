@@ -9,7 +9,7 @@ import pandas as pd
 
 from training.portion import PortionEstimator, fit_member, scale_for
 from training.portion_baselines import ClassMeanBaseline, GeometricBaseline
-from training.portion_features import TRAINING_WIDTH_PX, design_matrix, geometry
+from training.portion_features import TRAINING_WIDTH_PX, design_matrix, fit_size_prior, geometry, size_prior
 from training.portion_metrics import log_error
 from training.voc import Box
 
@@ -39,9 +39,15 @@ def fit_estimator(train: pd.DataFrame, f_train: np.ndarray, val: pd.DataFrame, f
     """Train an ensemble on `train`, early-stop and calibrate the interval on `val`.
 
     With `cfg.view_unknown_copies`, every training photo is seen a second time with its view hidden, so the
-    model also answers for photos whose view nobody knows (every photo a person sends).
+    model also answers for photos whose view nobody knows (every photo a person sends). With
+    `cfg.size_prior_slope` set, every second member learns log grams relative to the class size prior
+    (`fit_size_prior`) instead of log grams themselves: two inductive biases, one for typical items and one
+    that scales with the box, averaged.
     """
     pca_mean, pca = fit_pca(f_train, cfg.pca_components)
+    slope = getattr(cfg, "size_prior_slope", None)
+    prior = {"slope": float(slope), "intercepts": fit_size_prior(train, slope)} if slope is not None else None
+    prior_members = [prior is not None and m % 2 == 1 for m in range(members)]
     if getattr(cfg, "view_unknown_copies", False):
         train, f_train = pd.concat([train, train.assign(view=None)], ignore_index=True), np.concatenate([f_train, f_train])
     reduce = lambda f: (f - pca_mean) @ pca.T  # noqa: E731
@@ -49,16 +55,17 @@ def fit_estimator(train: pd.DataFrame, f_train: np.ndarray, val: pd.DataFrame, f
     mean, scale = x_train.mean(axis=0), x_train.std(axis=0)
     scale[scale < 1e-6] = 1.0  # a constant column (a class absent from training) must not be blown up ×1e6
     prep = lambda rows, f: ((design_matrix(rows, reduce(f)) - mean) / scale).astype(np.float32)  # noqa: E731
-    y = lambda rows: np.log(rows["weight_g"].to_numpy(np.float32))  # noqa: E731
+    offset = lambda rows, m: size_prior(rows, **prior) if prior_members[m] else 0.0  # noqa: E731
+    y = lambda rows, m: (np.log(rows["weight_g"].to_numpy(np.float64)) - offset(rows, m)).astype(np.float32)  # noqa: E731
     states, val_mapes = [], []
     for m in range(members):
-        state, mape, _ = fit_member(prep(train, f_train), y(train), prep(val, f_val), y(val), hidden=cfg.hidden, dropout=cfg.dropout,
+        state, mape, _ = fit_member(prep(train, f_train), y(train, m), prep(val, f_val), y(val, m), hidden=cfg.hidden, dropout=cfg.dropout,
                                     lr=cfg.lr, weight_decay=cfg.weight_decay, epochs=cfg.epochs, seed=cfg.seed + m)  # fmt: skip
         states.append(state)
         val_mapes.append(mape)
     meta = {"n_inputs": int(x_train.shape[1]), "hidden": cfg.hidden, "x_mean": mean.tolist(), "x_scale": scale.tolist(),
             "pca_mean": pca_mean.tolist(), "pca_components": pca.tolist(), "sigma_scale": 1.0,
-            "typical_mm_per_px": typical_mm_per_px, "no_reference_sigma": 0.0}  # fmt: skip
+            "typical_mm_per_px": typical_mm_per_px, "no_reference_sigma": 0.0, "size_prior": prior, "prior_members": prior_members}  # fmt: skip
     estimator = PortionEstimator(states, meta)
     meta["sigma_scale"] = calibrate_sigma(estimator, val, f_val)
     if val_no_ref is not None:
