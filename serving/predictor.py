@@ -14,6 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+# Both registered models ship a snapshot of `training/` (MLflow code_paths), and loading one puts its snapshot
+# first on sys.path. One process holds one `training` package: without this import, whichever model loaded
+# first would lend its snapshot to the other (the portion estimator then ran on the detector's older code and
+# ignored its size prior, answering 26 g for a 245 g apple). Importing it here, before any model loads, makes
+# the deployed code serve both; PortionEstimator refuses a model whose settings that code does not know.
+import training.food_detector  # noqa: F401
+import training.portion  # noqa: F401
 from nutrition import NutritionTable, UnknownFoodError
 from serving.image_input import ImageLimits, decode_image
 from serving.schemas import AnalyzeResponse, BoxOut, ImageInfo, Item, ModelVersion, Reference, Totals

@@ -126,6 +126,11 @@ def test_every_second_member_predicts_relative_to_the_size_prior(estimator):
     np.testing.assert_allclose(shift, size_prior(rows, **estimator.meta["size_prior"]) / 2, rtol=1e-5)
 
 
+def test_a_model_with_settings_this_code_does_not_know_is_refused(estimator):
+    with pytest.raises(ValueError, match="needs newer code.*depth_prior"):
+        PortionEstimator(estimator.members, {**estimator.meta, "depth_prior": {"slope": 1.0}})
+
+
 def test_a_box_larger_than_any_in_training():
     """Trained on 6-8 cm foods, asked about 11 cm ones (2.6-6x heavier): the estimate grows with the box."""
     train, f_train = synthetic_rows(40, seed=1, sizes=(6, 8))

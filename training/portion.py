@@ -85,12 +85,21 @@ def _fit(torch, x_train, y_train, x_val, y_val, hidden, dropout, lr, weight_deca
     return best_state, best, history
 
 
+# What this code knows how to apply. A model saved by newer code may carry more, and ignoring a setting
+# (e.g. the size prior added to half the members) would give confident, wrong grams.
+KNOWN_META = frozenset({"n_inputs", "hidden", "x_mean", "x_scale", "pca_mean", "pca_components", "sigma_scale", "typical_mm_per_px",
+                        "no_reference_sigma", "log_half_width", "size_prior", "prior_members"})  # fmt: skip
+
+
 class PortionEstimator:
     """Framework-free predictor built from the saved artifact (an ensemble of small networks)."""
 
     def __init__(self, members: list[dict], meta: dict):
         import torch
 
+        unknown = sorted(set(meta) - KNOWN_META)
+        if unknown:
+            raise ValueError(f"this portion model needs newer code than {__file__}: it sets {unknown}")
         self.meta, self.members = meta, members
         self.nets, self.y_norms = [], []
         for state in members:
