@@ -84,7 +84,7 @@ def design_matrix(rows: pd.DataFrame, pca_features: np.ndarray | None) -> np.nda
         onehot[i, FOOD_TYPES.index(label)] = 1
     view = np.stack([(rows["view"] == v).to_numpy(np.float32) for v in VIEWS], axis=1)
     w, h = rows["w_cm"].to_numpy(np.float64), rows["h_cm"].to_numpy(np.float64)
-    sizes = np.stack([np.log(w), np.log(h), np.log(w * h), np.log(np.maximum(w, h)), np.log(np.minimum(w, h))], axis=1)
+    sizes = np.stack([np.log(w), np.log(h), log_box_area(rows), np.log(np.maximum(w, h)), np.log(np.minimum(w, h))], axis=1)
     parts = [onehot, view, sizes.astype(np.float32)]
     if pca_features is not None:
         parts.append(pca_features.astype(np.float32))

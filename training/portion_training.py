@@ -54,12 +54,13 @@ def fit_estimator(train: pd.DataFrame, f_train: np.ndarray, val: pd.DataFrame, f
     x_train = design_matrix(train, reduce(f_train))
     mean, scale = x_train.mean(axis=0), x_train.std(axis=0)
     scale[scale < 1e-6] = 1.0  # a constant column (a class absent from training) must not be blown up ×1e6
-    prep = lambda rows, f: ((design_matrix(rows, reduce(f)) - mean) / scale).astype(np.float32)  # noqa: E731
+    standardise = lambda x: ((x - mean) / scale).astype(np.float32)  # noqa: E731
+    x_train, x_val = standardise(x_train), standardise(design_matrix(val, reduce(f_val)))
     offset = lambda rows, m: size_prior(rows, **prior) if prior_members[m] else 0.0  # noqa: E731
     y = lambda rows, m: (np.log(rows["weight_g"].to_numpy(np.float64)) - offset(rows, m)).astype(np.float32)  # noqa: E731
     states, val_mapes = [], []
     for m in range(members):
-        state, mape, _ = fit_member(prep(train, f_train), y(train, m), prep(val, f_val), y(val, m), hidden=cfg.hidden, dropout=cfg.dropout,
+        state, mape, _ = fit_member(x_train, y(train, m), x_val, y(val, m), hidden=cfg.hidden, dropout=cfg.dropout,
                                     lr=cfg.lr, weight_decay=cfg.weight_decay, epochs=cfg.epochs, seed=cfg.seed + m)  # fmt: skip
         states.append(state)
         val_mapes.append(mape)
