@@ -33,6 +33,7 @@ class Paths(_Section):
     detector_reports: Path
     portion: Path
     portion_reports: Path
+    meal_reports: Path
 
 
 class EcustfdSource(_Section):

@@ -36,11 +36,11 @@ def _net(n_in: int, hidden: int, dropout: float):
 
 
 def fit_member(x_train, y_train, x_val, y_val, *, hidden: int, dropout: float, lr: float, weight_decay: float,
-               epochs: int, seed: int, patience: int = 40) -> tuple[dict, float, list[float]]:  # fmt: skip
+               epochs: int, seed: int, patience: int = 40) -> tuple[dict, float]:  # fmt: skip
     """Train one network with Gaussian NLL on standardised log-grams; keep the epoch with the best validation MAPE.
 
     Returns:
-        (state dict, best validation MAPE, training-loss history).
+        (state dict, best validation MAPE).
     """
     import torch
 
@@ -61,7 +61,7 @@ def _fit(torch, x_train, y_train, x_val, y_val, hidden, dropout, lr, weight_deca
     xt, yt = torch.from_numpy(x_train), torch.from_numpy(((y_train - y_mean) / y_std).astype(np.float32))
     xv = torch.from_numpy(x_val)
     loss_fn = torch.nn.GaussianNLLLoss()
-    best, best_state, history, since = float("inf"), None, [], 0
+    best, best_state, since = float("inf"), None, 0
     generator = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         net.train()
@@ -71,7 +71,6 @@ def _fit(torch, x_train, y_train, x_val, y_val, hidden, dropout, lr, weight_deca
             optim.zero_grad()
             loss.backward()
             optim.step()
-        history.append(float(loss.detach()))
         net.eval()
         with torch.no_grad():
             mape = float(np.mean(np.abs(np.exp(net(xv)[:, 0].numpy() * y_std + y_mean - y_val) - 1)))
@@ -82,7 +81,7 @@ def _fit(torch, x_train, y_train, x_val, y_val, hidden, dropout, lr, weight_deca
             if since >= patience:
                 break
     best_state["y_mean"], best_state["y_std"] = torch.tensor(y_mean), torch.tensor(y_std)
-    return best_state, best, history
+    return best_state, best
 
 
 # What this code knows how to apply. A model saved by newer code may carry more, and ignoring a setting

@@ -60,7 +60,7 @@ def fit_estimator(train: pd.DataFrame, f_train: np.ndarray, val: pd.DataFrame, f
     y = lambda rows, m: (np.log(rows["weight_g"].to_numpy(np.float64)) - offset(rows, m)).astype(np.float32)  # noqa: E731
     states, val_mapes = [], []
     for m in range(members):
-        state, mape, _ = fit_member(x_train, y(train, m), x_val, y(val, m), hidden=cfg.hidden, dropout=cfg.dropout,
+        state, mape = fit_member(x_train, y(train, m), x_val, y(val, m), hidden=cfg.hidden, dropout=cfg.dropout,
                                     lr=cfg.lr, weight_decay=cfg.weight_decay, epochs=cfg.epochs, seed=cfg.seed + m)  # fmt: skip
         states.append(state)
         val_mapes.append(mape)
