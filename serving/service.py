@@ -38,8 +38,9 @@ class ServingSettings(BaseSettings):
     max_upload_mb: float = 10.0
     max_pixels: int = 40_000_000
     batching: bool = True  # False: one photo per model call (for comparison in benchmarks/serving.py)
-    food_threshold: float = 0.25
-    coin_threshold: float = 0.25
+    food_threshold: float = Thresholds.food
+    coin_threshold: float = Thresholds.coin
+    overlap_iou: float = Thresholds.overlap_iou
 
     @property
     def limits(self) -> ImageLimits:
@@ -60,7 +61,7 @@ class PlateInference:
 
     def __init__(self) -> None:
         settings = ServingSettings()
-        thresholds = Thresholds(food=settings.food_threshold, coin=settings.coin_threshold)
+        thresholds = Thresholds(food=settings.food_threshold, coin=settings.coin_threshold, overlap_iou=settings.overlap_iou)
         self.models = PlateModels.from_pyfuncs(
             bentoml.mlflow.load_model(self.detector), bentoml.mlflow.load_model(self.portion), thresholds
         )
