@@ -32,10 +32,12 @@ def test_score_photo_counts_what_the_reply_would_say():
     rows, meal = score_photo("p1", truths, foods, "coin", kcal_of, class_mean)
     assert [r["found"] for r in rows] == [True, False]
     assert rows[0]["named"] == "apple" and rows[0]["grams"] == 180 and rows[0]["baseline_grams"] == 150
-    assert meal["n_extra"] == 1 and meal["n_true"] == 2
+    assert meal["n_extra"] == 1 and meal["n_true"] == 2 and not meal["clean"]
     assert meal["kcal_true"] == pytest.approx(0.5 * 200 + 1.5 * 50)
     assert meal["kcal_model"] == pytest.approx(0.5 * 180 + 2.5 * 30)
     assert meal["kcal_baseline"] == pytest.approx(0.5 * 150 + 2.5 * 40)
+    _, apple_only = score_photo("p1", truths[:1], foods[:1], "coin", kcal_of, class_mean)
+    assert apple_only["clean"]
 
 
 def test_summarize_on_hand_values():
@@ -51,13 +53,15 @@ def test_summarize_on_hand_values():
         meals.append(m)
     s = summarize(pd.DataFrame(foods), pd.DataFrame(meals))
     assert s["n_photos"] == 3 and s["n_foods"] == 3
-    assert s["detection"] == pytest.approx({"food_found": 2 / 3, "food_found_and_named": 1 / 3, "coin_found": 2 / 3, "extra_foods_per_photo": 0.0})
+    assert s["detection"] == pytest.approx({"food_found": 2 / 3, "food_found_and_named": 1 / 3, "coin_found": 2 / 3, "extra_foods_per_photo": 0.0,
+                                           "clean_photos": 1 / 3})
     # grams are scored on the found foods whatever their name: 10 % and 50 %
     assert s["model"]["mass_mape"] == pytest.approx(0.3) and s["model"]["within_20pct_mass"] == pytest.approx(0.5)
     assert s["model"]["interval_coverage"] == pytest.approx(0.5)  # 200 in [176, 264]; 100 not in [120, 180]
     # meal kcal: p1 110 vs 100 (10 %), p2 egg 225 vs apple 50 (350 %), p3 0 vs 100 (100 %)
     assert s["model"]["meal_kcal_mape"] == pytest.approx((0.1 + 3.5 + 1.0) / 3)
     assert s["model"]["meal_within_20pct_kcal"] == pytest.approx(1 / 3)
+    assert s["model"]["clean_photos"] == pytest.approx({"meal_kcal_mape": 0.1, "meal_within_20pct_kcal": 1.0})  # p1 only
     # the baseline serves the same foods at class-mean grams: apple 150 (-25 %), egg 50 (-50 %)
     assert s["class_mean"]["mass_mape"] == pytest.approx(0.375)
     assert s["class_mean"]["meal_kcal_mape"] == pytest.approx((0.25 + 0.5 + 1.0) / 3)

@@ -73,6 +73,8 @@ def score_photo(image: str, truths: Sequence[TrueFood], served: Sequence[ServedF
         "reference": reference,
         "n_true": len(truths),
         "n_extra": len(served) - sum(j is not None for j in matched),
+        # every food found under its own name and nothing else listed: what is left is the grams' error
+        "clean": len(served) == len(truths) and all(j is not None and served[j].name == t.label for t, j in zip(truths, matched)),
         "kcal_true": sum(kcal_of(t.label, t.weight_g) for t in truths),
         "kcal_model": sum(kcal_of(s.name, s.grams) for s in served),
         "kcal_baseline": sum(kcal_of(s.name, baseline_grams(s.name)) for s in served),
@@ -100,7 +102,9 @@ def summarize(foods: pd.DataFrame, meals: pd.DataFrame) -> dict:
             "food_found_and_named": float((foods["named"] == foods["label"]).mean()),
             "coin_found": float((meals["reference"] == "coin").mean()),
             "extra_foods_per_photo": float(meals["n_extra"].mean()),
+            "clean_photos": float(meals["clean"].mean()),
         },
-        "model": {**grams(ape), "interval_coverage": float(inside.mean()), **meal(kcal_ape)},
+        "model": {**grams(ape), "interval_coverage": float(inside.mean()), **meal(kcal_ape),
+                  "clean_photos": meal(kcal_ape[meals["clean"].to_numpy(bool)])},
         "class_mean": {**grams(base_ape), **meal(base_kcal_ape)},
     }
