@@ -85,6 +85,10 @@ class NutritionTable:
     def _nutrients(row: pd.Series) -> Nutrients:
         return Nutrients(float(row["kcal"]), float(row["protein_g"]), float(row["fat_g"]), float(row["carbs_g"]))
 
+    def kcal(self, food: str, grams: float) -> float:
+        """kcal of `grams` of `food` as photographed (whole item)."""
+        return self.nutrients(food, grams).kcal
+
     def nutrients(self, food: str, grams: float, whole_item: bool = True) -> Nutrients:
         """kcal and macros of `grams` of `food`.
 

@@ -38,7 +38,6 @@ def main(
     reports = reports or paths.meal_reports
     reports.mkdir(parents=True, exist_ok=True)
     table = NutritionTable.load(paths.nutrition)
-    kcal_of = lambda food, grams: table.nutrients(food, grams).kcal  # noqa: E731
     class_mean = json.loads((paths.portion / "baselines.json").read_text())["class_mean"]["mean"]
 
     images = pd.read_parquet(paths.prepared / "images.parquet")
@@ -56,7 +55,7 @@ def main(
         pictures = [Image.open(paths.raw_ecustfd / p).convert("RGB") for p in rows["image_path"]]
         for row, findings in zip(rows.itertuples(), models(pictures)):
             served = [ServedFood(f.name, f.box, f.grams, f.grams_low, f.grams_high) for f in findings.foods]
-            photo_foods, meal = score_photo(row.image, truths.get(row.image, []), served, findings.reference, kcal_of,
+            photo_foods, meal = score_photo(row.image, truths.get(row.image, []), served, findings.reference, table.kcal,
                                             lambda name: class_mean[name])  # fmt: skip
             foods += photo_foods
             meals.append(meal)

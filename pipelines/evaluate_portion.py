@@ -54,7 +54,6 @@ def main(
     reports = reports or paths.portion_reports
     reports.mkdir(parents=True, exist_ok=True)
     table = NutritionTable.load(paths.nutrition)
-    kcal_of = lambda food, grams: table.nutrients(food, grams).kcal  # noqa: E731
 
     images = pd.read_parquet(paths.prepared / "images.parquet")
     index, features = load_features(paths.features)
@@ -68,7 +67,7 @@ def main(
     coin_rows, coin_feats = rows[with_coin].reset_index(drop=True), feats[with_coin]
 
     model_pred = estimator.predict_frame(coin_rows, coin_feats)
-    results = {name: evaluate(coin_rows, pred, kcal_of) for name, pred in
+    results = {name: evaluate(coin_rows, pred, table.kcal) for name, pred in
                (("model", model_pred), ("class_mean", class_mean.predict(coin_rows)), ("geometric", geometric.predict(coin_rows)))}  # fmt: skip
     typical = json.loads((paths.portion / "training.json").read_text())["typical_mm_per_px"]
     no_ref = portion_rows(index[test_mask].reset_index(drop=True), images, typical_mm_per_px=typical)
@@ -76,9 +75,9 @@ def main(
     import numpy as np
 
     no_ref_pred = estimator.predict_frame(no_ref, feats, widen=np.full(len(no_ref), widen))
-    no_reference = evaluate(no_ref, no_ref_pred, kcal_of)["photo"]
+    no_reference = evaluate(no_ref, no_ref_pred, table.kcal)["photo"]
 
-    as_served = evaluate(coin_rows, estimator.predict_frame(coin_rows.assign(view=None), coin_feats), kcal_of)["photo"]
+    as_served = evaluate(coin_rows, estimator.predict_frame(coin_rows.assign(view=None), coin_feats), table.kcal)["photo"]
 
     metrics = {
         "n_test_items": int(coin_rows["item_id"].nunique()),

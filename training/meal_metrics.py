@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from training.detection_metrics import iou
+from training.portion_metrics import ape, mass_errors
 
 MATCH_IOU = 0.5
 
@@ -82,16 +83,10 @@ def score_photo(image: str, truths: Sequence[TrueFood], served: Sequence[ServedF
     return foods, meal
 
 
-def _ape(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    return np.abs(np.asarray(pred, np.float64) - np.asarray(true, np.float64)) / np.asarray(true, np.float64)
-
-
 def summarize(foods: pd.DataFrame, meals: pd.DataFrame) -> dict:
     """Detection, grams (on the foods found) and meal kcal, model beside the class-mean baseline."""
     found = foods[foods["found"]]
-    ape, base_ape = _ape(found["weight_g"], found["grams"]), _ape(found["weight_g"], found["baseline_grams"])
-    kcal_ape, base_kcal_ape = _ape(meals["kcal_true"], meals["kcal_model"]), _ape(meals["kcal_true"], meals["kcal_baseline"])
-    grams = lambda a: {"mass_mape": float(a.mean()), "mass_median_ape": float(np.median(a)), "within_20pct_mass": float((a <= 0.2).mean())}  # noqa: E731
+    kcal_ape, base_kcal_ape = ape(meals["kcal_true"], meals["kcal_model"]), ape(meals["kcal_true"], meals["kcal_baseline"])
     meal = lambda a: {"meal_kcal_mape": float(a.mean()), "meal_within_20pct_kcal": float((a <= 0.2).mean())}  # noqa: E731
     inside = (found["weight_g"] >= found["low"]) & (found["weight_g"] <= found["high"])
     return {
@@ -104,7 +99,7 @@ def summarize(foods: pd.DataFrame, meals: pd.DataFrame) -> dict:
             "extra_foods_per_photo": float(meals["n_extra"].mean()),
             "clean_photos": float(meals["clean"].mean()),
         },
-        "model": {**grams(ape), "interval_coverage": float(inside.mean()), **meal(kcal_ape),
+        "model": {**mass_errors(ape(found["weight_g"], found["grams"])), "interval_coverage": float(inside.mean()), **meal(kcal_ape),
                   "clean_photos": meal(kcal_ape[meals["clean"].to_numpy(bool)])},
-        "class_mean": {**grams(base_ape), **meal(base_kcal_ape)},
+        "class_mean": {**mass_errors(ape(found["weight_g"], found["baseline_grams"])), **meal(base_kcal_ape)},
     }

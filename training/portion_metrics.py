@@ -8,9 +8,21 @@ import numpy as np
 import pandas as pd
 
 
+def ape(true_g: np.ndarray, pred_g: np.ndarray) -> np.ndarray:
+    """Absolute percentage error of each estimate (a share: 0.1 is 10 %)."""
+    true_g = np.asarray(true_g, dtype=np.float64)
+    return np.abs(np.asarray(pred_g, dtype=np.float64) - true_g) / true_g
+
+
 def mass_mape(true_g: np.ndarray, pred_g: np.ndarray) -> float:
     """Mean absolute percentage error of grams (a share: 0.1 is 10 %)."""
-    return float(np.mean(np.abs(np.asarray(pred_g) - np.asarray(true_g)) / np.asarray(true_g)))
+    return float(np.mean(ape(true_g, pred_g)))
+
+
+def mass_errors(errors: np.ndarray) -> dict[str, float]:
+    """Mean and median of per-photo gram errors (`ape`), and the share within ±20 %."""
+    errors = np.asarray(errors, dtype=np.float64)
+    return {"mass_mape": float(errors.mean()), "mass_median_ape": float(np.median(errors)), "within_20pct_mass": float((errors <= 0.2).mean())}
 
 
 def log_error(true_g: np.ndarray, pred_g: np.ndarray) -> np.ndarray:
@@ -20,12 +32,9 @@ def log_error(true_g: np.ndarray, pred_g: np.ndarray) -> np.ndarray:
 
 def error_summary(true_g: np.ndarray, pred_g: np.ndarray, low: np.ndarray, high: np.ndarray,
                   kcal_true: np.ndarray, kcal_pred: np.ndarray) -> dict[str, float]:  # fmt: skip
-    ape = np.abs(pred_g - true_g) / true_g
     kcal_ape = np.abs(kcal_pred - kcal_true) / np.maximum(kcal_true, 1e-9)
     return {
-        "mass_mape": mass_mape(true_g, pred_g),
-        "mass_median_ape": float(np.median(ape)),
-        "within_20pct_mass": float((ape <= 0.2).mean()),
+        **mass_errors(ape(true_g, pred_g)),
         "kcal_mape": float(kcal_ape.mean()),
         "within_20pct_kcal": float((kcal_ape <= 0.2).mean()),
         "interval_coverage": float(((true_g >= low) & (true_g <= high)).mean()),
@@ -45,7 +54,7 @@ def evaluate(rows: pd.DataFrame, predicted: pd.DataFrame, kcal_of: Callable[[str
     item = error_summary(items["weight_g"].to_numpy(), items["grams"].to_numpy(), items["low"].to_numpy(), items["high"].to_numpy(),
                          kcal(items["label"], items["weight_g"]), kcal(items["label"], items["grams"]))  # fmt: skip
     per_class = {
-        label: {"mass_mape": float((np.abs(g["grams"] - g["weight_g"]) / g["weight_g"]).mean()), "n": int(len(g))}
+        label: {"mass_mape": mass_mape(g["weight_g"], g["grams"]), "n": int(len(g))}
         for label, g in frame.groupby("label")
     }
     return {"photo": photo, "item": item, "per_class": per_class}
