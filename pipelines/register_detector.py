@@ -1,4 +1,7 @@
-"""Stage register_detector: log the detector to MLflow, export ONNX, and move `champion` only through the gate."""
+"""Stage register_detector: log the detector to MLflow, export ONNX, and move `champion` only through the gate.
+
+Runs on every `dvc repro` and registers nothing when the registry already holds these exact artifacts.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ def main(
     from training.atomic import write_json
     from training.detector import WEIGHTS_FILE
     from training.detector_pyfunc import FoodDetectorModel, signature
-    from training.registry import data_version, register_with_gate
+    from training.registry import artifact_fingerprint, data_version, mlflow_client, receipt_line, register_with_gate
     from training.yolo_env import load_ultralytics
 
     setup_logging()
@@ -40,16 +43,13 @@ def main(
     metrics = json.loads((paths.detector_reports / "metrics.json").read_text())
     receipt = receipt or paths.detector_reports / "registration.json"
 
+    served_config = {"imgsz": train.active.imgsz, "conf": cfg.conf, "pad_fraction": params.extract_features.pad_fraction}
+    fingerprint = artifact_fingerprint(paths.detector, paths.backbone, extra=served_config)
+    exported_onnx: list[bool] = []
+
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.json"
-        config.write_text(json.dumps({"imgsz": train.active.imgsz, "conf": cfg.conf, "pad_fraction": params.extract_features.pad_fraction}))
-        onnx_path = None
-        try:
-            exported = load_ultralytics().YOLO(str(paths.detector / WEIGHTS_FILE)).export(format="onnx", imgsz=train.active.imgsz, dynamic=False)
-            onnx_path = Path(tmp) / "localiser.onnx"
-            Path(exported).replace(onnx_path)
-        except Exception as exc:  # noqa: BLE001 — ONNX is an extra; the torch model is still registered
-            typer.secho(f"ONNX export failed, registering torch weights only: {exc}", err=True, fg="yellow")
+        config.write_text(json.dumps(served_config))
 
         def log_model(mlflow):
             mlflow.pyfunc.log_model(
@@ -60,9 +60,17 @@ def main(
                 signature=signature(),
                 pip_requirements=["torch==2.13.0", "torchvision==0.28.0", "ultralytics==8.4.190", "pillow", "pandas", "numpy"],
             )
-            if onnx_path is not None:
+            try:
+                exported = load_ultralytics().YOLO(str(paths.detector / WEIGHTS_FILE)).export(format="onnx", imgsz=train.active.imgsz, dynamic=False)
+                onnx_path = Path(tmp) / "localiser.onnx"
+                Path(exported).replace(onnx_path)
                 mlflow.log_artifact(str(onnx_path), artifact_path="onnx")
-            mlflow.log_artifacts(str(paths.detector_reports), artifact_path="reports")
+                exported_onnx.append(True)
+            except Exception as exc:  # noqa: BLE001 — ONNX is an extra; the torch model is still registered
+                typer.secho(f"ONNX export failed, registering torch weights only: {exc}", err=True, fg="yellow")
+            for report in sorted(paths.detector_reports.glob("*")):
+                if report.is_file() and report != receipt:
+                    mlflow.log_artifact(str(report), artifact_path="reports")
 
         result = register_with_gate(
             model_name=cfg.model_name,
@@ -72,14 +80,17 @@ def main(
             tags={"data_version": data_version(), "profile": train.profile},
             gate_metric=cfg.gate_metric,
             threshold=cfg.min_food_top1,
+            fingerprint=fingerprint,
         )
+        if result["reused"]:
+            run_artifacts = mlflow_client().list_artifacts(result["run_id"], "onnx")
+            exported_onnx.append(bool(run_artifacts))
     # The format serving should prefer when an ONNX export exists; benchmarks/detector_latency.py compares the two
     # (on the shared 2-core CPU the result was mixed: ONNX faster at 256 and 640 px, slower at 480).
     # Serving still runs the torch weights through the pyfunc.
-    result["serving_format"] = "onnx" if onnx_path is not None else "torch"
+    result["serving_format"] = "onnx" if any(exported_onnx) else "torch"
     write_json(receipt, result)
-    gate_state = "passed" if result["gate"]["passed"] else "failed"
-    typer.echo(f"register_detector: {cfg.model_name} v{result['version']}, gate {gate_state} ({result['gate']['reason']}); champion v{result['champion_version']}")
+    typer.echo("register_detector: " + receipt_line(result))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
-"""Stage register_portion: log the portion estimator to MLflow; `champion` only if it clearly beats class-mean."""
+"""Stage register_portion: log the portion estimator to MLflow; `champion` only if it clearly beats class-mean.
+
+Runs on every `dvc repro` and registers nothing when the registry already holds these exact artifacts.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ def main(
     """Register portion-estimator; the gate is a share of the class-mean baseline's error."""
     from training.atomic import write_json
     from training.portion_pyfunc import PortionModel, signature
-    from training.registry import data_version, register_with_gate
+    from training.registry import artifact_fingerprint, data_version, receipt_line, register_with_gate
 
     setup_logging()
     params = load_params()
@@ -41,7 +44,9 @@ def main(
             signature=signature(),
             pip_requirements=["torch==2.13.0", "pandas", "numpy"],
         )
-        mlflow.log_artifacts(str(paths.portion_reports), artifact_path="reports")
+        for report in sorted(paths.portion_reports.glob("*")):
+            if report.is_file() and report != receipt:
+                mlflow.log_artifact(str(report), artifact_path="reports")
 
     result = register_with_gate(
         model_name=cfg.model_name,
@@ -52,10 +57,10 @@ def main(
         gate_metric=cfg.gate_metric,
         threshold=threshold,
         higher_is_better=False,
+        fingerprint=artifact_fingerprint(paths.portion),
     )
     write_json(receipt, result)
-    typer.echo(f"register_portion: {cfg.model_name} v{result['version']}, gate {'passed' if result['gate']['passed'] else 'failed'} "
-               f"({result['gate']['reason']}); champion v{result['champion_version']}")  # fmt: skip
+    typer.echo("register_portion: " + receipt_line(result))
 
 
 if __name__ == "__main__":

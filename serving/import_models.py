@@ -41,9 +41,10 @@ def champion_version(client, name: str, alias: str):
             versions = []
         if not versions:
             raise RegistryError(f"no model {name!r} in the registry at {client.tracking_uri}: run `dvc repro` "
-                                "(it trains and registers both models)") from exc  # fmt: skip
+                                "(its register stages run every time and register what the registry lacks; "
+                                "nothing is retrained when the models are in the DVC cache)") from exc  # fmt: skip
         raise RegistryError(f"{name!r} has versions {sorted(versions)} but none is `{alias}`: its gate has not passed yet "
-                            f"(see reports/*/registration.json), or set the alias by hand") from exc  # fmt: skip
+                            f"(see reports/*/registration.json, written by `dvc repro`), or set the alias by hand") from exc  # fmt: skip
 
 
 def import_champion(client, name: str, alias: str):
@@ -111,7 +112,8 @@ def main(
 
         nutrition = load_params().paths.nutrition
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        typer.secho(f"no MLflow registry at {uri}: run `dvc repro` first", err=True, fg="red")
+        typer.secho(f"no MLflow registry at {uri}: run `dvc repro` (it trains what is missing and registers both models)",
+                    err=True, fg="red")  # fmt: skip
         raise typer.Exit(2)
     try:
         tags = import_all(uri, nutrition, alias)

@@ -68,3 +68,53 @@ def test_missing_gate_metric_is_refused_before_anything_is_logged(tmp_path, monk
     import mlflow
 
     assert mlflow.search_runs(search_all_experiments=True, output_format="list") == []
+
+
+def test_artifact_fingerprint_follows_content_not_mtime(tmp_path):
+    import os
+
+    from training.registry import artifact_fingerprint
+
+    model = tmp_path / "model"
+    (model / "sub").mkdir(parents=True)
+    (model / "weights.bin").write_bytes(b"\x00\x01")
+    (model / "sub" / "head.json").write_text("{}")
+    first = artifact_fingerprint(model, extra={"conf": 0.01})
+    os.utime(model / "weights.bin", (1, 1))
+    assert artifact_fingerprint(model, extra={"conf": 0.01}) == first
+    assert artifact_fingerprint(model, extra={"conf": 0.02}) != first
+    (model / "weights.bin").write_bytes(b"\x00\x02")
+    assert artifact_fingerprint(model, extra={"conf": 0.01}) != first
+    with pytest.raises(FileNotFoundError, match="dvc repro"):
+        artifact_fingerprint(tmp_path / "missing")
+
+
+@pytest.mark.slow
+def test_same_artifacts_register_once_and_a_lost_champion_comes_back(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    common = dict(model_name="toy", params={"p": 1}, tags={}, gate_metric="top1", threshold=0.5)
+    calls = []
+
+    def logger(value):
+        def log_model(mlflow):
+            calls.append(value)
+            dummy_logger(value)(mlflow)
+
+        return log_model
+
+    first = register_with_gate(log_model=logger(1), metrics={"top1": 0.8}, fingerprint="a" * 64, **common)
+    again = register_with_gate(log_model=logger(1), metrics={"top1": 0.8}, fingerprint="a" * 64, **common)
+    assert calls == [1] and not first["reused"] and again["reused"]
+    assert again["version"] == first["version"] == again["champion_version"] == "1" and again["run_id"] == first["run_id"]
+
+    other = register_with_gate(log_model=logger(2), metrics={"top1": 0.9}, fingerprint="b" * 64, **common)
+    assert calls == [1, 2] and other["version"] == "2" and other["champion_version"] == "2"
+
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    client.delete_registered_model_alias("toy", CHAMPION)  # someone removed it by hand
+    back = register_with_gate(log_model=logger(2), metrics={"top1": 0.9}, fingerprint="b" * 64, **common)
+    assert calls == [1, 2] and back["reused"] and back["champion_version"] == "2"
+    assert len(mlflow.search_runs(experiment_names=["plate-coach"], output_format="list")) == 2
