@@ -16,12 +16,12 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export BENTOML_DO_NOT_TRACK := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv run test test-fast clean-venv
+.PHONY: venv run test test-fast lint format clean-venv
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[all]'
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -34,13 +34,22 @@ run: venv
 	@echo "  nutrition tables  data/nutrition/"
 	@$(VENV)/bin/dvc metrics show 2>/dev/null || true
 	$(PY) -m serving.import_models
-	$(PY) -m serving.try_server --then '$(PY) -m bot.demo {photo}'
+	$(PY) -m serving.try_server --then '$(PY) -m bot.devtools.demo {photo}'
 
 test: venv
 	$(PY) -m pytest -ra
 
 test-fast: venv
 	$(PY) -m pytest -ra -m 'not slow'
+
+# ruff, configured in pyproject.toml; CI runs `make lint` before the tests.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 clean-venv:
 	rm -rf $(VENV)

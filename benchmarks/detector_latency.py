@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -66,7 +66,7 @@ def pick_photos(folder: Path, n: int) -> list[Path]:
 
 def export_onnx(weights: Path, imgsz: int, folder: Path, dynamic: bool = False) -> Path:
     """Export a copy of `weights` to ONNX in `folder` (ultralytics writes beside the .pt)."""
-    from training.yolo_env import load_ultralytics
+    from training.inference.yolo_env import load_ultralytics
 
     folder.mkdir(parents=True, exist_ok=True)
     copy = folder / weights.name
@@ -87,7 +87,7 @@ def forward_calls(weights: Path, onnx_path: Path) -> dict[str, Callable]:
     import onnxruntime
     import torch
 
-    from training.yolo_env import load_ultralytics
+    from training.inference.yolo_env import load_ultralytics
 
     net = load_ultralytics().YOLO(str(weights)).model.float().fuse().eval()
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -119,8 +119,10 @@ def machine() -> str:
 def render(rows: list[dict], full: list[dict], header: str) -> str:
     lines = [header, ""]
     cell = lambda t: f"{t['p50']:.1f} / {t['p95']:.1f}"  # noqa: E731
-    lines.append("| imgsz | predict: torch p50 / p95 ms | ONNX static | ratio | ONNX dynamic | ratio "
-                 "| forward (square): torch | ONNX | ratio |")  # fmt: skip
+    lines.append(
+        "| imgsz | predict: torch p50 / p95 ms | ONNX static | ratio | ONNX dynamic | ratio "
+        "| forward (square): torch | ONNX | ratio |"
+    )
     lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         p, f = r["predict"], r["forward"]
@@ -131,31 +133,42 @@ def render(rows: list[dict], full: list[dict], header: str) -> str:
         )
     lines += ["", "ratio = ONNX p50 / torch p50 (below 1: ONNX Runtime is faster); all times in ms."]
     if full:
-        lines += ["", "| whole FoodDetector (localiser + crop classifier) | imgsz | p50 ms | p95 ms |", "|---|---:|---:|---:|"]
+        lines += [
+            "",
+            "| whole FoodDetector (localiser + crop classifier) | imgsz | p50 ms | p95 ms |",
+            "|---|---:|---:|---:|",
+        ]
         lines += [f"| localiser on {r['backend']} | {r['imgsz']} | {r['p50']:.1f} | {r['p95']:.1f} |" for r in full]
     return "\n".join(lines)
 
 
 @app.command()
 def main(
-    weights: Annotated[Optional[Path], typer.Option(help="Localiser weights (default: <params paths.detector>/localiser.pt).")] = None,
-    photos: Annotated[Optional[Path], typer.Option(help="Folder of photos (default: the fetched ECUSTFD copy, else data.ecustfd.source).")] = None,
+    weights: Annotated[
+        Path | None, typer.Option(help="Localiser weights (default: <params paths.detector>/localiser.pt).")
+    ] = None,
+    photos: Annotated[
+        Path | None,
+        typer.Option(help="Folder of photos (default: the fetched ECUSTFD copy, else data.ecustfd.source)."),
+    ] = None,
     n_photos: Annotated[int, typer.Option("--n-photos", min=2, help="Photos timed per size and backend.")] = 30,
     warmup: Annotated[int, typer.Option(min=1, help="Leading photos run but not counted.")] = 3,
     sizes: Annotated[list[int], typer.Option("--sizes", help="Input sizes (repeat the option).")] = [320, 480, 640],  # noqa: B006
     full_detector: Annotated[bool, typer.Option(help="Also time the whole FoodDetector at the trained size.")] = True,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the numbers here.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the numbers here.")] = None,
 ) -> None:
     """Print p50/p95 latency tables for torch vs ONNX Runtime at each size."""
     from PIL import Image
 
     from training.config import load_params
-    from training.detector import WEIGHTS_FILE, Localiser
+    from training.inference.localiser import WEIGHTS_FILE, Localiser
 
     params = load_params()
     weights = weights or params.paths.detector / WEIGHTS_FILE
     if not weights.is_file():
-        raise typer.BadParameter(f"no localiser weights at {weights}: run `make run` (dvc repro) first", param_hint="--weights")
+        raise typer.BadParameter(
+            f"no localiser weights at {weights}: run `make run` (dvc repro) first", param_hint="--weights"
+        )
     if photos is None:
         photos = params.paths.raw_ecustfd / "JPEGImages"
         if not photos.is_dir():
@@ -164,7 +177,7 @@ def main(
     conf = params.register_detector.conf
     trained = params.train_detector.active.imgsz
 
-    from training.yolo_env import load_ultralytics
+    from training.inference.yolo_env import load_ultralytics
 
     ultralytics = load_ultralytics()  # before anything else imports it: offline, no home-dir writes
     import onnxruntime
@@ -189,22 +202,28 @@ def main(
             rows.append(
                 {
                     "imgsz": size,
-                    "predict": time_side_by_side({k: (lambda im, m=m: m([im])) for k, m in predict.items()}, images, warmup),
-                    "forward": time_side_by_side(forward_calls(weights, exported[size]), [square_tensor(im, size) for im in images], warmup),
+                    "predict": time_side_by_side(
+                        {k: (lambda im, m=m: m([im])) for k, m in predict.items()}, images, warmup
+                    ),
+                    "forward": time_side_by_side(
+                        forward_calls(weights, exported[size]), [square_tensor(im, size) for im in images], warmup
+                    ),
                 }
             )
         if full_detector:
-            from training.backbone import CropFeatureExtractor
-            from training.crop_classifier import WEIGHTS_FILE as CLASSIFIER_FILE
-            from training.crop_classifier import CropClassifier
-            from training.food_detector import FoodDetector
+            from training.inference.backbone import CropFeatureExtractor
+            from training.inference.crop_classifier import WEIGHTS_FILE as CLASSIFIER_FILE
+            from training.inference.crop_classifier import CropClassifier
+            from training.inference.food_detector import FoodDetector
 
             typer.echo(f"timing the whole FoodDetector at imgsz {trained}…", err=True)
             extractor = CropFeatureExtractor.from_dir(params.paths.backbone)
             classifier = CropClassifier.load(weights.parent / CLASSIFIER_FILE)
             pad = params.extract_features.pad_fraction
             detectors = {
-                backend: FoodDetector(Localiser(path, imgsz=trained, conf=conf), extractor, classifier, pad_fraction=pad)
+                backend: FoodDetector(
+                    Localiser(path, imgsz=trained, conf=conf), extractor, classifier, pad_fraction=pad
+                )
                 for backend, path in (("torch", weights), ("onnx", exported[trained]))
             }
             timed = time_side_by_side({k: (lambda im, d=d: d([im])) for k, d in detectors.items()}, images, warmup)

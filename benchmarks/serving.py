@@ -47,15 +47,18 @@ async def _run(url: str, photos: list[bytes], concurrency: int, requests: int) -
 
     latencies, failures = [], Counter()
     queue = list(range(requests))
-    async with httpx.AsyncClient(base_url=url, timeout=120, trust_env=False,
-                                 limits=httpx.Limits(max_connections=concurrency)) as http:  # fmt: skip
+    async with httpx.AsyncClient(
+        base_url=url, timeout=120, trust_env=False, limits=httpx.Limits(max_connections=concurrency)
+    ) as http:
 
         async def worker() -> None:
             while queue:
                 i = queue.pop()
                 started = time.perf_counter()
                 try:
-                    response = await http.post("/analyze", content=photos[i % len(photos)], headers={"Content-Type": "image/jpeg"})
+                    response = await http.post(
+                        "/analyze", content=photos[i % len(photos)], headers={"Content-Type": "image/jpeg"}
+                    )
                 except httpx.TransportError as exc:  # counted, not fatal: the table says how many and which
                     failures[type(exc).__name__] += 1
                     continue
@@ -81,13 +84,20 @@ def measure(photos: list[bytes], batching: bool, levels: list[int], per_level: i
         asyncio.run(_run(url, photos, 1, warmup))
         for level in levels:
             latencies, wall, failures = asyncio.run(_run(url, photos, level, max(per_level, level * 4)))
-            results[level] = {"p50": _pct(latencies, 50), "p95": _pct(latencies, 95), "rps": len(latencies) / wall, "failures": failures}
+            results[level] = {
+                "p50": _pct(latencies, 50),
+                "p95": _pct(latencies, 95),
+                "rps": len(latencies) / wall,
+                "failures": failures,
+            }
     return results
 
 
 @app.command()
 def main(
-    photos: Annotated[Path, typer.Option(help="Folder of JPEG photos (ECUSTFD JPEGImages).")] = Path("../shared/data/ecustfd/JPEGImages"),
+    photos: Annotated[Path, typer.Option(help="Folder of JPEG photos (ECUSTFD JPEGImages).")] = Path(
+        "../shared/data/ecustfd/JPEGImages"
+    ),
     side: Annotated[int, typer.Option(help="Long side the photos are resized to, px.")] = 640,
     count: Annotated[int, typer.Option(help="Distinct photos cycled through.")] = 24,
     per_level: Annotated[int, typer.Option(help="Requests per concurrency level (at least 4 x the level).")] = 40,
@@ -99,13 +109,19 @@ def main(
     off = measure(data, False, levels, per_level, warmup)
     on = measure(data, True, levels, per_level, warmup)
     typer.echo(f"\n/analyze on localhost, {len(data)} photos at {side} px, raw JPEG body; ms per request, requests/s")
-    typer.echo(f"{'concurrency':>11} | {'off p50':>8} {'off p95':>8} {'off rps':>8} | {'on p50':>8} {'on p95':>8} {'on rps':>8} | {'rps on/off':>10}")
+    typer.echo(
+        f"{'concurrency':>11} | {'off p50':>8} {'off p95':>8} {'off rps':>8} | {'on p50':>8} {'on p95':>8} {'on rps':>8} | {'rps on/off':>10}"
+    )
     for level in levels:
         a, b = off[level], on[level]
-        typer.echo(f"{level:>11} | {a['p50']:8.0f} {a['p95']:8.0f} {a['rps']:8.2f} | {b['p50']:8.0f} {b['p95']:8.0f} {b['rps']:8.2f} | "
-                   f"{b['rps'] / a['rps']:>9.2f}x")  # fmt: skip
+        typer.echo(
+            f"{level:>11} | {a['p50']:8.0f} {a['p95']:8.0f} {a['rps']:8.2f} | {b['p50']:8.0f} {b['p95']:8.0f} {b['rps']:8.2f} | "
+            f"{b['rps'] / a['rps']:>9.2f}x"
+        )
     failures = sum((r["failures"] for r in (*off.values(), *on.values())), Counter())
-    typer.echo(f"failed requests: {sum(failures.values())} {dict(failures)}; goal: p50 <= 120 ms at concurrency 1, batching >= 1.5x rps at 16")
+    typer.echo(
+        f"failed requests: {sum(failures.values())} {dict(failures)}; goal: p50 <= 120 ms at concurrency 1, batching >= 1.5x rps at 16"
+    )
 
 
 if __name__ == "__main__":

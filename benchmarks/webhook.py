@@ -20,14 +20,20 @@ import httpx
 import typer
 
 from bot.app import create_app
+from bot.devtools.simulate import new_sid, reply_texts, signed, twilio_form
+from bot.devtools.standins import ModelServerStandIn, ServerThread, TwilioStandIn
 from bot.settings import WEBHOOK_PATH, BotSettings, TierLimits
-from bot.simulate import new_sid, reply_texts, signed, twilio_form
-from bot.standins import ModelServerStandIn, ServerThread, TwilioStandIn
 
 TOKEN, ACCOUNT, PUBLIC = "bench-token", "AC" + "b" * 32, "https://bot.bench.test"
 GOAL_P95_S = 1.5
-UNLIMITED = TierLimits(photos_per_day=10**9, photos_per_month=10**9, messages_per_day=10**9,
-                       messages_per_hour=10**9, ai_tokens_per_month=0, pitch="benchmark")  # fmt: skip
+UNLIMITED = TierLimits(
+    photos_per_day=10**9,
+    photos_per_month=10**9,
+    messages_per_day=10**9,
+    messages_per_hour=10**9,
+    ai_tokens_per_month=0,
+    pitch="benchmark",
+)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -39,11 +45,19 @@ async def _run_level(url: str, media_url: str, content_type: str, requests: int,
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
     errors: list[str] = []
-    async with httpx.AsyncClient(timeout=30, trust_env=False, limits=httpx.Limits(max_connections=concurrency)) as client:
+    async with httpx.AsyncClient(
+        timeout=30, trust_env=False, limits=httpx.Limits(max_connections=concurrency)
+    ) as client:
 
         async def one(i: int) -> None:
-            form = twilio_form(new_sid(), f"whatsapp:+1555020{i % senders:04d}", "whatsapp:+14155238886", "",
-                               [(media_url, content_type)], ACCOUNT)  # fmt: skip
+            form = twilio_form(
+                new_sid(),
+                f"whatsapp:+1555020{i % senders:04d}",
+                "whatsapp:+14155238886",
+                "",
+                [(media_url, content_type)],
+                ACCOUNT,
+            )
             body, headers = signed(form, PUBLIC, TOKEN)
             async with gate:
                 started = time.perf_counter()
@@ -86,14 +100,23 @@ def main(
 
     twilio = TwilioStandIn(ACCOUNT, TOKEN)
     model = ModelServerStandIn()
-    with tempfile.TemporaryDirectory() as tmp, ServerThread(twilio.app()) as twilio_server, \
-            ServerThread(model.app()) as model_server:  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ServerThread(twilio.app()) as twilio_server,
+        ServerThread(model.app()) as model_server,
+    ):
         settings = BotSettings(
-            public_url=PUBLIC, database_url=f"sqlite:///{tmp}/bench.db", twilio_account_sid=ACCOUNT,
-            twilio_auth_token=TOKEN, twilio_api_base_url=twilio_server.url,
-            serving_url=serving_url or model_server.url, reply_budget_s=12.0, analyze_timeout_s=30.0,
-            default_tier="bench", tiers={"bench": UNLIMITED},
-        )  # fmt: skip
+            public_url=PUBLIC,
+            database_url=f"sqlite:///{tmp}/bench.db",
+            twilio_account_sid=ACCOUNT,
+            twilio_auth_token=TOKEN,
+            twilio_api_base_url=twilio_server.url,
+            serving_url=serving_url or model_server.url,
+            reply_budget_s=12.0,
+            analyze_timeout_s=30.0,
+            default_tier="bench",
+            tiers={"bench": UNLIMITED},
+        )
         media_url = f"{twilio_server.url}/media/{twilio.add_media(data, content_type)}"
         with ServerThread(create_app(settings)) as bot:
             url = bot.url + WEBHOOK_PATH
@@ -108,15 +131,21 @@ def main(
 
     target = "stand-in of /analyze (bot overhead only)" if stand_in and not serving_url else serving_url
     typer.echo(f"photo webhook → reply, {len(data) / 1e3:.0f} KB photo, model server: {target}")
-    typer.echo(f"{'concurrency':>11} {'n':>4} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'req/s':>6} {'errors':>6}  goal p95 ≤ {GOAL_P95_S} s")
+    typer.echo(
+        f"{'concurrency':>11} {'n':>4} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'req/s':>6} {'errors':>6}  goal p95 ≤ {GOAL_P95_S} s"
+    )
     for level, latencies, errors, wall in rows:
         if not latencies:
-            typer.echo(f"{level:>11} {0:>4} {'-':>7} {'-':>7} {'-':>7} {'-':>6} {len(errors):>6}  no answers: {errors[:1]}")
+            typer.echo(
+                f"{level:>11} {0:>4} {'-':>7} {'-':>7} {'-':>7} {'-':>6} {len(errors):>6}  no answers: {errors[:1]}"
+            )
             continue
         p95 = percentile(latencies, 0.95)
         verdict = "met" if p95 <= GOAL_P95_S and not errors else "MISSED"
-        typer.echo(f"{level:>11} {len(latencies):>4} {statistics.median(latencies):>7.3f} {p95:>7.3f} "
-                   f"{max(latencies):>7.3f} {len(latencies) / wall:>6.1f} {len(errors):>6}  {verdict}")  # fmt: skip
+        typer.echo(
+            f"{level:>11} {len(latencies):>4} {statistics.median(latencies):>7.3f} {p95:>7.3f} "
+            f"{max(latencies):>7.3f} {len(latencies) / wall:>6.1f} {len(errors):>6}  {verdict}"
+        )
         if errors:
             typer.echo(f"{'':>11} first error: {errors[0]}")
 

@@ -9,21 +9,22 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from bot.advisor import Advisor, TableSource
-from bot.analysis_client import AnalysisClient
-from bot.coach import make_coach
-from bot.conversation import Conversation
-from bot.delivery import Delivery
+from bot.channel.delivery import Delivery
+from bot.channel.messenger import Messenger
+from bot.channel.retry import RetryWorker
+from bot.channel.service import BotService
+from bot.channel.webhook import router
+from bot.coach.advisor import Advisor, TableSource
+from bot.coach.conversation import Conversation
+from bot.coach.tips import make_coach
 from bot.ledger import Ledger
-from bot.meal_analysis import MealAnalyser
-from bot.media import MediaFetcher
-from bot.messenger import Messenger
-from bot.retry import RetryWorker
-from bot.service import BotService
+from bot.photos.analysis_client import AnalysisClient
+from bot.photos.meal_analysis import MealAnalyser
+from bot.photos.media import MediaFetcher
 from bot.settings import BotSettings
-from bot.sql_store import SqlStore
-from bot.store import PENDING, off_loop
-from bot.webhook import router
+from bot.storage.protocols import off_loop
+from bot.storage.records import PENDING
+from bot.storage.sql.store import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -45,22 +46,28 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         media = MediaFetcher(http, auth, settings.media_max_bytes, settings.media_types, settings.media_timeout_s)
         analysis = AnalysisClient(settings.serving_url, settings.analyze_timeout_s, http)
         messenger = Messenger(
-            settings.twilio_account_sid, token, settings.twilio_api_base_url, settings.twilio_from,
+            settings.twilio_account_sid,
+            token,
+            settings.twilio_api_base_url,
+            settings.twilio_from,
             settings.twilio_timeout_s,
-        )  # fmt: skip
+        )
         ledger = Ledger(store, settings)
         delivery = Delivery(settings, store, messenger)
         tables = TableSource(settings.nutrition_dir)
         coach = await off_loop(make_coach, settings, ledger)
         conversation = Conversation(store, Advisor(coach, tables), tables)
         analyser = MealAnalyser(settings, store, ledger, media, analysis)
-        analyser.after_meal = conversation.after_photo
         service = BotService(settings, store, ledger, analyser, delivery, conversation)
         worker = RetryWorker(service, delivery, settings.retry_poll_s)
         app.state.settings, app.state.store, app.state.service, app.state.worker = settings, store, service, worker
         worker.start()
-        log.info("bot ready: public %s, serving %s, database %s", settings.webhook_url, settings.serving_url,
-                 store.engine.url.render_as_string(hide_password=True))  # fmt: skip
+        log.info(
+            "bot ready: public %s, serving %s, database %s",
+            settings.webhook_url,
+            settings.serving_url,
+            store.engine.url.render_as_string(hide_password=True),
+        )
         try:
             yield
         finally:

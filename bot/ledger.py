@@ -1,6 +1,6 @@
 """Usage ledger and limits: messages, photos, AI tokens and cost per user per hour/day/month, by tier.
 
-Counting and checking are one guarded UPDATE per period in one transaction (see `BotStore.consume`), so
+Counting and checking are one atomic store call over every period (`UsageStore.consume`: all or nothing), so
 fifty photos arriving at once cannot slip past a limit of three.
 """
 
@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.settings import BotSettings, TierLimits
-from bot.store import BotStore, Bucket, UserRecord
+from bot.storage.protocols import UsageStore
+from bot.storage.records import Bucket, UserRecord
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ def period_keys(now_utc: datetime, timezone: str) -> dict[str, str]:
 
 
 class Ledger:
-    def __init__(self, store: BotStore, settings: BotSettings):
+    def __init__(self, store: UsageStore, settings: BotSettings):
         self.store = store
         self.settings = settings
 
@@ -50,7 +51,9 @@ class Ledger:
         refused = self.store.consume(user.id, buckets, "messages", 1)
         if refused is None:
             return None
-        return LimitHit("rate" if refused.period == "hour" else "messages", refused.period, refused.limit or 0, user.tier)
+        return LimitHit(
+            "rate" if refused.period == "hour" else "messages", refused.period, refused.limit or 0, user.tier
+        )
 
     def reserve_photos(self, user: UserRecord, count: int, now: datetime) -> LimitHit | None:
         """Count `count` photos against the day and month allowances, all of them or none."""

@@ -26,18 +26,30 @@ class TierLimits(BaseModel):
 
 DEFAULT_TIERS: dict[str, TierLimits] = {
     "free": TierLimits(
-        photos_per_day=3, photos_per_month=30, messages_per_day=40, messages_per_hour=20,
-        ai_tokens_per_month=20_000, pitch="3 meal photos a day",
+        photos_per_day=3,
+        photos_per_month=30,
+        messages_per_day=40,
+        messages_per_hour=20,
+        ai_tokens_per_month=20_000,
+        pitch="3 meal photos a day",
     ),
     "standard": TierLimits(
-        photos_per_day=15, photos_per_month=300, messages_per_day=200, messages_per_hour=60,
-        ai_tokens_per_month=300_000, pitch="15 meal photos a day and a weekly meal plan",
+        photos_per_day=15,
+        photos_per_month=300,
+        messages_per_day=200,
+        messages_per_hour=60,
+        ai_tokens_per_month=300_000,
+        pitch="15 meal photos a day and a weekly meal plan",
     ),
     "premium": TierLimits(
-        photos_per_day=60, photos_per_month=1500, messages_per_day=1000, messages_per_hour=120,
-        ai_tokens_per_month=2_000_000, pitch="60 meal photos a day, daily coaching and meal plans with shopping lists",
+        photos_per_day=60,
+        photos_per_month=1500,
+        messages_per_day=1000,
+        messages_per_hour=120,
+        ai_tokens_per_month=2_000_000,
+        pitch="60 meal photos a day, daily coaching and meal plans with shopping lists",
     ),
-}  # fmt: skip
+}
 
 DEFAULT_MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "image/avif")
 
@@ -64,7 +76,9 @@ class BotSettings(BaseSettings):
     twilio_api_base_url: str | None = Field(
         None, description="replaces https://api.twilio.com for REST messages (a local stand-in in tests)"
     )
-    twilio_from: str | None = Field(None, description="sender of REST messages; default: the number the person wrote to")
+    twilio_from: str | None = Field(
+        None, description="sender of REST messages; default: the number the person wrote to"
+    )
     twilio_timeout_s: float = 10.0
 
     serving_url: str = "http://127.0.0.1:3000"
@@ -87,7 +101,8 @@ class BotSettings(BaseSettings):
     upgrade_url: str | None = None
 
     nutrition_dir: Path = Field(
-        Path("data/nutrition"), description="the USDA tables built by `dvc repro nutrition_table` (text meals, meal ideas)"
+        Path("data/nutrition"),
+        description="the USDA tables built by `dvc repro nutrition_table` (text meals, meal ideas)",
     )
     coach: Literal["auto", "local", "bedrock"] = Field(
         "auto", description="auto: Bedrock when AWS credentials and a region are configured, else the local coach"

@@ -12,22 +12,72 @@ import re
 from dataclasses import dataclass, field
 
 from nutrition.food_names import FOODS, FoodName
-from nutrition.units import COUNT_UNITS, GRAMS_PER, ML_PER, UnitError, canonical_unit, parse_amount
+from nutrition.units import GRAMS_PER, ML_PER, UnitError, canonical_unit, parse_amount
 from nutrition.usda_table import Nutrients, NutritionTable
 
 # Containers and handfuls: typical sizes, in mL (drinks, bowls) or grams.
 CONTAINER_ML = {"glass": 250.0, "can": 355.0, "bottle": 500.0, "mug": 240.0, "bowl": 355.0, "shot": 44.0}
 HANDFUL_G = 30.0
-_EXTRA_UNITS = {"glass": "glass", "glasses": "glass", "can": "can", "cans": "can", "bottle": "bottle",
-                "bottles": "bottle", "mug": "mug", "mugs": "mug", "bowl": "bowl", "bowls": "bowl",
-                "handful": "handful", "handfuls": "handful", "shot": "shot", "shots": "shot"}  # fmt: skip
+_EXTRA_UNITS = {
+    "glass": "glass",
+    "glasses": "glass",
+    "can": "can",
+    "cans": "can",
+    "bottle": "bottle",
+    "bottles": "bottle",
+    "mug": "mug",
+    "mugs": "mug",
+    "bowl": "bowl",
+    "bowls": "bowl",
+    "handful": "handful",
+    "handfuls": "handful",
+    "shot": "shot",
+    "shots": "shot",
+}
 _UNIT_WORDS = sorted(
-    {"g", "gram", "grams", "gr", "kg", "kilo", "kilos", "oz", "ounce", "ounces", "lb", "lbs", "pound", "pounds",
-     "ml", "l", "liter", "liters", "litre", "litres", "cup", "cups", "tbsp", "tablespoon", "tablespoons", "tsp",
-     "teaspoon", "teaspoons", "fl oz", "piece", "pieces", "slice", "slices", "small", "medium", "large", "big",
-     *_EXTRA_UNITS},
-    key=len, reverse=True,
-)  # fmt: skip
+    {
+        "g",
+        "gram",
+        "grams",
+        "gr",
+        "kg",
+        "kilo",
+        "kilos",
+        "oz",
+        "ounce",
+        "ounces",
+        "lb",
+        "lbs",
+        "pound",
+        "pounds",
+        "ml",
+        "l",
+        "liter",
+        "liters",
+        "litre",
+        "litres",
+        "cup",
+        "cups",
+        "tbsp",
+        "tablespoon",
+        "tablespoons",
+        "tsp",
+        "teaspoon",
+        "teaspoons",
+        "fl oz",
+        "piece",
+        "pieces",
+        "slice",
+        "slices",
+        "small",
+        "medium",
+        "large",
+        "big",
+        *_EXTRA_UNITS,
+    },
+    key=len,
+    reverse=True,
+)
 _NUMBER = r"\d+\s+\d+/\d+|\d+/\d+|\d+(?:[.,]\d+)?"
 _WORD_AMOUNT = r"half an?|an? half|an? quarter|quarter|half|a couple of|couple of|an?|one|two|three|four|five|six|seven|eight|nine|ten"
 _AMOUNT_WORDS = {"seven": 7, "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "couple of": 2, "half an": 0.5}
@@ -150,8 +200,9 @@ def _portion_grams(table: NutritionTable, ndb: str, amount: float, unit: str) ->
         return None
 
 
-def grams_of(table: NutritionTable, ndb: str, amount: float | None, unit: str | None,
-             name: FoodName | None) -> tuple[float, float | None] | None:  # fmt: skip
+def grams_of(
+    table: NutritionTable, ndb: str, amount: float | None, unit: str | None, name: FoodName | None
+) -> tuple[float, float | None] | None:
     """(grams, mL for drinks or None), or None when we can't tell how much that is."""
     drink = bool(name and name.drink)
     if unit is None:

@@ -12,16 +12,37 @@ from dataclasses import dataclass
 from nutrition.targets import Activity, Goal, Sex
 
 _GOALS = {
-    Goal.LOSE_WEIGHT: ("lose weight", "weight loss", "lose", "slim down", "lose fat", "cut", "get lean", "diet", "lighter"),
+    Goal.LOSE_WEIGHT: (
+        "lose weight",
+        "weight loss",
+        "lose",
+        "slim down",
+        "lose fat",
+        "cut",
+        "get lean",
+        "diet",
+        "lighter",
+    ),
     Goal.SAVE_MONEY: ("save money", "cheap", "budget", "money", "spend less", "cheaper", "frugal"),
-    Goal.EAT_BETTER: ("eat better", "eat healthier", "healthier", "healthy", "better", "eat well", "nutrition", "eat clean"),
+    Goal.EAT_BETTER: (
+        "eat better",
+        "eat healthier",
+        "healthier",
+        "healthy",
+        "better",
+        "eat well",
+        "nutrition",
+        "eat clean",
+    ),
     Goal.MAINTAIN: ("maintain", "stay the same", "keep my weight", "maintenance", "keep weight", "stay"),
-}  # fmt: skip
+}
 _GOAL_WORDS = {phrase: goal for goal, phrases in _GOALS.items() for phrase in phrases}
 GOAL_LABELS = {
-    Goal.LOSE_WEIGHT: "lose weight", Goal.SAVE_MONEY: "save money", Goal.EAT_BETTER: "eat better",
+    Goal.LOSE_WEIGHT: "lose weight",
+    Goal.SAVE_MONEY: "save money",
+    Goal.EAT_BETTER: "eat better",
     Goal.MAINTAIN: "maintain your weight",
-}  # fmt: skip
+}
 _ACTIVITY = (
     (Activity.VERY_ACTIVE, r"very active|extremely active|athlete|twice a day|physical job|train(?:ing)? daily"),
     (Activity.SEDENTARY, r"sedentary|desk job|office job|sit(?:ting)? all day|no exercise|don'?t exercise|inactive"),
@@ -84,9 +105,9 @@ def parse_body(text: str) -> BodyFacts:
     elif m := re.search(r"(\d{2,3}(?:[.,]\d+)?)\s*(?:lbs?|pounds?)\b", t):
         weight = float(m[1].replace(",", ".")) * 0.45359237
     age = None
-    if m := re.search(r"(\d{2})\s*(?:years?|yrs?|yo|y/o|y\.o\.)\b", t):
-        age = float(m[1])
-    elif m := re.search(r"\b(?:age|aged|i'?m|i am)\s*:?\s*(\d{2})\b(?!\s*(?:cm|kg|lb|'|\"|ft|m\b|%))", t):
+    if (m := re.search(r"(\d{2})\s*(?:years?|yrs?|yo|y/o|y\.o\.)\b", t)) or (
+        m := re.search(r"\b(?:age|aged|i'?m|i am)\s*:?\s*(\d{2})\b(?!\s*(?:cm|kg|lb|'|\"|ft|m\b|%))", t)
+    ):
         age = float(m[1])
     activity = next((level for level, pattern in _ACTIVITY if re.search(pattern, t)), None)
     return BodyFacts(sex, age, round(height, 1) if height else None, round(weight, 1) if weight else None, activity)

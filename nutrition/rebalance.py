@@ -35,9 +35,7 @@ class Option:
 
 def priced(meal: CatalogueMeal, table: NutritionTable, scale: float = 1.0) -> Option:
     """The catalogue meal with its USDA nutrients, `scale` times the listed grams."""
-    ingredients = tuple(
-        Ingredient(ndb, table.facts(ndb).name, grams * scale) for ndb, grams in meal.ingredients
-    )
+    ingredients = tuple(Ingredient(ndb, table.facts(ndb).name, grams * scale) for ndb, grams in meal.ingredients)
     total = ZERO
     for ingredient in ingredients:
         total = total + table.nutrients(ingredient.ndb, ingredient.grams, whole_item=False)

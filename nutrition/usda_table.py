@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from nutrition.units import COUNT_UNITS, ML_PER, UnitError, canonical_unit, to_grams
+
+if TYPE_CHECKING:  # pandas is imported when a table is loaded: the bot imports this module without it
+    import pandas as pd
 
 UnknownUnitError = UnitError
 
@@ -68,6 +70,8 @@ class NutritionTable:
         files = [directory / n for n in ("foods.parquet", "portions.parquet", "ecustfd_foods.parquet")]
         if missing := [str(f) for f in files if not f.is_file()]:
             raise FileNotFoundError(f"nutrition tables missing: {missing} (run `dvc repro nutrition_table`)")
+        import pandas as pd
+
         return cls(*(pd.read_parquet(f) for f in files))
 
     def facts(self, food: str) -> FoodFacts:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,7 +15,7 @@ app = stage_app(__doc__)
 
 @app.command()
 def main(
-    reports: Annotated[Optional[Path], typer.Option(help="Report folder (default: params paths.meal_reports).")] = None,
+    reports: Annotated[Path | None, typer.Option(help="Report folder (default: params paths.meal_reports).")] = None,
     batch: Annotated[int, typer.Option(min=1, help="Photos per detector call.")] = 16,
 ) -> None:
     """Detector boxes, names and coin → portion estimator → nutrition, on every test photo; model beside class-mean grams."""
@@ -26,11 +26,14 @@ def main(
     from tqdm import tqdm
 
     from nutrition import NutritionTable
-    from serving.predictor import PlateModels, Thresholds
     from training.atomic import write_json
-    from training.food_detector import FoodDetector
+    from training.data.ecustfd import load_manifest
+    from training.files import BASELINES_FILE, METRICS_FILE
+    from training.inference.food_detector import FoodDetector
+    from training.inference.labels import COIN
+    from training.inference.plate import PlateModels, Thresholds
+    from training.inference.portion_estimator import PortionEstimator
     from training.meal_metrics import ServedFood, TrueFood, score_photo, summarize
-    from training.portion import PortionEstimator
 
     setup_logging()
     params = load_params()
@@ -38,16 +41,22 @@ def main(
     reports = reports or paths.meal_reports
     reports.mkdir(parents=True, exist_ok=True)
     table = NutritionTable.load(paths.nutrition)
-    class_mean = json.loads((paths.portion / "baselines.json").read_text())["class_mean"]["mean"]
+    class_mean = json.loads((paths.portion / BASELINES_FILE).read_text())["class_mean"]["mean"]
 
-    images = pd.read_parquet(paths.prepared / "images.parquet")
-    objects = pd.read_parquet(paths.prepared / "objects.parquet")
+    images, objects = load_manifest(paths.prepared)
     test = images[images["split"] == "test"].reset_index(drop=True)
-    truths = {image: [TrueFood(o.label, (o.xmin, o.ymin, o.xmax, o.ymax), o.weight_g) for o in group.itertuples()]
-              for image, group in objects[(objects["split"] == "test") & (objects["label"] != "coin")].groupby("image")}  # fmt: skip
+    truths = {
+        image: [TrueFood(o.label, (o.xmin, o.ymin, o.xmax, o.ymax), o.weight_g) for o in group.itertuples()]
+        for image, group in objects[(objects["split"] == "test") & (objects["label"] != COIN)].groupby("image")
+    }
 
-    detector = FoodDetector.from_dirs(paths.detector, paths.backbone, imgsz=params.train_detector.active.imgsz,
-                                      conf=params.register_detector.conf, pad_fraction=params.extract_features.pad_fraction)  # fmt: skip
+    detector = FoodDetector.from_dirs(
+        paths.detector,
+        paths.backbone,
+        imgsz=params.train_detector.active.imgsz,
+        conf=params.register_detector.conf,
+        pad_fraction=params.extract_features.pad_fraction,
+    )
     models = PlateModels(detector, PortionEstimator.load(paths.portion), Thresholds())  # the served defaults
     foods, meals = [], []
     for start in tqdm(range(0, len(test), batch), desc="test photos", unit="batch"):
@@ -55,14 +64,20 @@ def main(
         pictures = [Image.open(paths.raw_ecustfd / p).convert("RGB") for p in rows["image_path"]]
         for row, findings in zip(rows.itertuples(), models(pictures)):
             served = [ServedFood(f.name, f.box, f.grams, f.grams_low, f.grams_high) for f in findings.foods]
-            photo_foods, meal = score_photo(row.image, truths.get(row.image, []), served, findings.reference, table.kcal,
-                                            lambda name: class_mean[name])  # fmt: skip
+            photo_foods, meal = score_photo(
+                row.image,
+                truths.get(row.image, []),
+                served,
+                findings.reference,
+                table.kcal,
+                lambda name: class_mean[name],
+            )
             foods += photo_foods
             meals.append(meal)
 
     foods, meals = pd.DataFrame(foods), pd.DataFrame(meals)
     metrics = {"n_test_items": int(test["item_id"].nunique()), **summarize(foods, meals)}
-    write_json(reports / "metrics.json", metrics)
+    write_json(reports / METRICS_FILE, metrics)
     foods.to_csv(reports / "foods.csv", index=False)
     meals.to_csv(reports / "meals.csv", index=False)
     d, m, c = metrics["detection"], metrics["model"], metrics["class_mean"]

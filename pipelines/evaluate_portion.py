@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,12 +21,25 @@ def scatter_plot(frame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 6))
-    ax.errorbar(frame["weight_g"], frame["grams"], yerr=[frame["grams"] - frame["low"], frame["high"] - frame["grams"]],
-                fmt="o", ms=3, alpha=0.35, elinewidth=0.5)  # fmt: skip
+    ax.errorbar(
+        frame["weight_g"],
+        frame["grams"],
+        yerr=[frame["grams"] - frame["low"], frame["high"] - frame["grams"]],
+        fmt="o",
+        ms=3,
+        alpha=0.35,
+        elinewidth=0.5,
+    )
     top = max(frame["weight_g"].max(), frame["grams"].max()) * 1.05
     ax.plot([0, top], [0, top], "k--", lw=1)
     ax.fill_between([0, top], [0, top * 0.8], [0, top * 1.2], color="green", alpha=0.1, label="±20 %")
-    ax.set(xlabel="true grams", ylabel="predicted grams (80 % interval)", title="Portion estimator, held-out test items", xlim=(0, top), ylim=(0, top))
+    ax.set(
+        xlabel="true grams",
+        ylabel="predicted grams (80 % interval)",
+        title="Portion estimator, held-out test items",
+        xlim=(0, top),
+        ylim=(0, top),
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -35,18 +48,18 @@ def scatter_plot(frame, path: Path) -> None:
 
 @app.command()
 def main(
-    reports: Annotated[Optional[Path], typer.Option(help="Report folder (default: params paths.portion_reports).")] = None,
+    reports: Annotated[Path | None, typer.Option(help="Report folder (default: params paths.portion_reports).")] = None,
 ) -> None:
     """Compare model, class-mean and geometric baselines, per photo and per item; write metrics and plots."""
-    import pandas as pd
-
     from nutrition import NutritionTable
     from training.atomic import write_json
-    from training.crop_features import load_features
-    from training.portion import PortionEstimator
-    from training.portion_baselines import ClassMeanBaseline, GeometricBaseline
-    from training.portion_metrics import evaluate
-    from training.portion_training import portion_rows
+    from training.data.crop_features import load_features
+    from training.data.ecustfd import load_manifest
+    from training.files import BASELINES_FILE, CV_FILE, METRICS_FILE, TRAINING_FILE
+    from training.inference.portion_estimator import PortionEstimator
+    from training.portion.baselines import ClassMeanBaseline, GeometricBaseline
+    from training.portion.fit import portion_rows
+    from training.portion.metrics import evaluate
 
     setup_logging()
     params = load_params()
@@ -55,21 +68,27 @@ def main(
     reports.mkdir(parents=True, exist_ok=True)
     table = NutritionTable.load(paths.nutrition)
 
-    images = pd.read_parquet(paths.prepared / "images.parquet")
+    images, _ = load_manifest(paths.prepared)
     index, features = load_features(paths.features)
     test_mask = (index["split"] == "test").to_numpy()
     rows = portion_rows(index[test_mask].reset_index(drop=True), images)
     feats = features[test_mask]
     estimator = PortionEstimator.load(paths.portion)
-    saved = json.loads((paths.portion / "baselines.json").read_text())
+    saved = json.loads((paths.portion / BASELINES_FILE).read_text())
     class_mean, geometric = ClassMeanBaseline(**saved["class_mean"]), GeometricBaseline(**saved["geometric"])
     with_coin = (rows["reference"] == "coin").to_numpy()
     coin_rows, coin_feats = rows[with_coin].reset_index(drop=True), feats[with_coin]
 
     model_pred = estimator.predict_frame(coin_rows, coin_feats)
-    results = {name: evaluate(coin_rows, pred, table.kcal) for name, pred in
-               (("model", model_pred), ("class_mean", class_mean.predict(coin_rows)), ("geometric", geometric.predict(coin_rows)))}  # fmt: skip
-    typical = json.loads((paths.portion / "training.json").read_text())["typical_mm_per_px"]
+    results = {
+        name: evaluate(coin_rows, pred, table.kcal)
+        for name, pred in (
+            ("model", model_pred),
+            ("class_mean", class_mean.predict(coin_rows)),
+            ("geometric", geometric.predict(coin_rows)),
+        )
+    }
+    typical = json.loads((paths.portion / TRAINING_FILE).read_text())["typical_mm_per_px"]
     no_ref = portion_rows(index[test_mask].reset_index(drop=True), images, typical_mm_per_px=typical)
     widen = estimator.meta["no_reference_sigma"]
     import numpy as np
@@ -77,20 +96,22 @@ def main(
     no_ref_pred = estimator.predict_frame(no_ref, feats, widen=np.full(len(no_ref), widen))
     no_reference = evaluate(no_ref, no_ref_pred, table.kcal)["photo"]
 
-    as_served = evaluate(coin_rows, estimator.predict_frame(coin_rows.assign(view=None), coin_feats), table.kcal)["photo"]
+    as_served = evaluate(coin_rows, estimator.predict_frame(coin_rows.assign(view=None), coin_feats), table.kcal)[
+        "photo"
+    ]
 
     metrics = {
         "n_test_items": int(coin_rows["item_id"].nunique()),
         "n_test_images": int(coin_rows["image"].nunique()),
-        "n_test_boxes": int(len(coin_rows)),
+        "n_test_boxes": len(coin_rows),
         "test": {name: r["photo"] for name, r in results.items()},
         "test_item_level": {name: r["item"] for name, r in results.items()},
         "test_per_class": {name: r["per_class"] for name, r in results.items()},
         "test_view_unknown": {"model": as_served, "note": "view hidden, as for photos people send"},
         "test_no_reference": {"model": no_reference, "note": "coin ignored: fallback scale, widened interval"},
-        "cv": json.loads((paths.portion / "cv.json").read_text()),
+        "cv": json.loads((paths.portion / CV_FILE).read_text()),
     }
-    write_json(reports / "metrics.json", metrics)
+    write_json(reports / METRICS_FILE, metrics)
     frame = coin_rows[["image", "label", "weight_g"]].join(model_pred)
     frame.to_csv(reports / "predictions.csv", index=False)
     scatter_plot(frame, reports / "predicted_vs_true.png")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,21 +15,20 @@ app = stage_app(__doc__)
 
 @app.command()
 def main(
-    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: params paths.features).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: params paths.features).")] = None,
 ) -> None:
     """Crop each food box from its photo and store its 1280-d feature vector."""
     import numpy as np
-    import pandas as pd
 
     from training.atomic import atomic_dir
-    from training.backbone import CropFeatureExtractor
-    from training.crop_features import FEATURES_FILE, INDEX_COLUMNS, INDEX_FILE, extract, food_boxes
+    from training.data.crop_features import FEATURES_FILE, INDEX_COLUMNS, INDEX_FILE, extract, food_boxes
+    from training.data.ecustfd import load_manifest
+    from training.inference.backbone import CropFeatureExtractor
 
     setup_logging()
     params = load_params()
     cfg = params.extract_features
-    prepared = params.paths.prepared
-    boxes = food_boxes(pd.read_parquet(prepared / "images.parquet"), pd.read_parquet(prepared / "objects.parquet"))
+    boxes = food_boxes(*load_manifest(params.paths.prepared))
     extractor = CropFeatureExtractor.from_dir(params.paths.backbone, size=cfg.size, batch_size=cfg.batch_size)
     features = extract(boxes, params.paths.raw_ecustfd, extractor, cfg.pad_fraction)
     with atomic_dir(out or params.paths.features) as scratch:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,10 +15,10 @@ app = stage_app(__doc__)
 
 @app.command()
 def main(
-    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: params paths.backbone).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: params paths.backbone).")] = None,
 ) -> None:
     """Download, checksum and load-test the backbone weights."""
-    from training.backbone import fetch_backbone
+    from training.data.backbone_weights import fetch_backbone
 
     setup_logging()
     params = load_params()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,12 +16,12 @@ app = stage_app(__doc__)
 @app.command()
 def main(
     source: Annotated[
-        Optional[str], typer.Option(help="Local directory or git URL (default: params data.ecustfd.source).")
+        str | None, typer.Option(help="Local directory or git URL (default: params data.ecustfd.source).")
     ] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: params paths.raw_ecustfd).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: params paths.raw_ecustfd).")] = None,
 ) -> None:
     """Fetch ECUSTFD (2,978 photos, their VOC XMLs and density.xls) and verify it."""
-    from training.ecustfd_source import fetch
+    from training.data.ecustfd_source import fetch
 
     setup_logging()
     params = load_params()

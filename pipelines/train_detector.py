@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,17 +17,18 @@ app = stage_app(__doc__)
 
 @app.command()
 def main(
-    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: params paths.detector).")] = None,
-    profile: Annotated[Optional[str], typer.Option(help="Training profile, e.g. quick or full (default: params).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: params paths.detector).")] = None,
+    profile: Annotated[str | None, typer.Option(help="Training profile, e.g. quick or full (default: params).")] = None,
 ) -> None:
     """Train the localiser with ultralytics, then the crop classifier on MobileNetV2 features."""
     import numpy as np
 
     from training.atomic import atomic_dir, write_json
-    from training.crop_classifier import WEIGHTS_FILE as CLASSIFIER_FILE
-    from training.crop_classifier import select_and_fit
-    from training.crop_features import load_features
-    from training.detector import WEIGHTS_FILE, copy_run_artifacts, localiser_dataset, train_localiser
+    from training.data.crop_features import load_features
+    from training.detector.fit import copy_run_artifacts, localiser_dataset, select_and_fit_classifier, train_localiser
+    from training.files import TRAINING_FILE, YOLO_DIR
+    from training.inference.crop_classifier import WEIGHTS_FILE as CLASSIFIER_FILE
+    from training.inference.localiser import WEIGHTS_FILE
 
     setup_logging()
     params = load_params()
@@ -41,10 +42,10 @@ def main(
     split = index["split"].to_numpy()
     labels = index["label"].tolist()
     pick = lambda s: (features[split == s], [lab for lab, sp in zip(labels, split) if sp == s])  # noqa: E731
-    classifier, val_scores = select_and_fit(pick("train"), pick("val"), cfg.classifier.c_grid, seed=cfg.seed)
+    classifier, val_scores = select_and_fit_classifier(pick("train"), pick("val"), cfg.classifier.c_grid, seed=cfg.seed)
 
     with atomic_dir(out) as scratch, tempfile.TemporaryDirectory(prefix="localiser-") as work:
-        data_yaml = localiser_dataset(params.paths.prepared / "yolo", Path(work) / "data")
+        data_yaml = localiser_dataset(params.paths.prepared / YOLO_DIR, Path(work) / "data")
         started = time.perf_counter()
         best, history = train_localiser(
             data_yaml, Path(work) / "runs", {**profile.model_dump(), **cfg.augmentation}, seed=cfg.seed
@@ -54,7 +55,7 @@ def main(
         copy_run_artifacts(best.parent.parent, scratch)
         classifier.save(scratch / CLASSIFIER_FILE)
         write_json(
-            scratch / "training.json",
+            scratch / TRAINING_FILE,
             {
                 "profile": cfg.profile,
                 "localiser": {"history": history, "minutes": round(minutes, 2), **profile.model_dump()},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,24 +15,30 @@ app = stage_app(__doc__)
 
 @app.command()
 def main(
-    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: params paths.portion).")] = None,
-    cv: Annotated[bool, typer.Option(help="Also run item-grouped cross-validation (its out-of-fold errors set the interval; without it, σ scaled on val items).")] = True,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: params paths.portion).")] = None,
+    cv: Annotated[
+        bool,
+        typer.Option(
+            help="Also run item-grouped cross-validation (its out-of-fold errors set the interval; without it, σ scaled on val items)."
+        ),
+    ] = True,
 ) -> None:
     """Fit on train items and select on val items; cross-validate over train+val items, whose out-of-fold errors
     calibrate the interval."""
     import numpy as np
-    import pandas as pd
     from tqdm import tqdm
 
     from training.atomic import atomic_dir, write_json
-    from training.crop_features import load_features
-    from training.portion_metrics import log_error, mass_mape
-    from training.portion_training import TARGET_COVERAGE, baselines, fit_estimator, grouped_folds, portion_rows
+    from training.data.crop_features import load_features
+    from training.data.ecustfd import load_manifest
+    from training.files import BASELINES_FILE, CV_FILE, TRAINING_FILE
+    from training.portion.fit import TARGET_COVERAGE, baselines, fit_estimator, grouped_folds, portion_rows
+    from training.portion.metrics import log_error, mass_mape
 
     setup_logging()
     params = load_params()
     cfg = params.train_portion
-    images = pd.read_parquet(params.paths.prepared / "images.parquet")
+    images, _ = load_manifest(params.paths.prepared)
     index, features = load_features(params.paths.features)
     rows = portion_rows(index, images)
     usable = (rows["reference"] == "coin").to_numpy()
@@ -41,8 +47,16 @@ def main(
     typical = float(rows.loc[train, "mm_per_px"].median())
     val_no_ref = portion_rows(index[val].reset_index(drop=True), images, typical_mm_per_px=typical)
 
-    estimator, states, info = fit_estimator(rows[train].reset_index(drop=True), features[train], rows[val].reset_index(drop=True),
-                                            features[val], cfg, cfg.members, typical, val_no_ref)  # fmt: skip
+    estimator, _states, info = fit_estimator(
+        rows[train].reset_index(drop=True),
+        features[train],
+        rows[val].reset_index(drop=True),
+        features[val],
+        cfg,
+        cfg.members,
+        typical,
+        val_no_ref,
+    )
     class_mean, geometric = baselines(rows[train])
 
     cv_scores = {"model": [], "class_mean": [], "geometric": []}
@@ -57,8 +71,15 @@ def main(
             np.random.default_rng(cfg.seed).shuffle(rest_items)
             inner_val = pool_rows["item_id"].isin(set(rest_items[: max(1, len(rest_items) // 7)])).to_numpy() & ~fold
             inner_train = ~fold & ~inner_val
-            model, _, _ = fit_estimator(pool_rows[inner_train].reset_index(drop=True), pool_feats[inner_train],
-                                        pool_rows[inner_val].reset_index(drop=True), pool_feats[inner_val], cfg, cfg.cv_members, typical)  # fmt: skip
+            model, _, _ = fit_estimator(
+                pool_rows[inner_train].reset_index(drop=True),
+                pool_feats[inner_train],
+                pool_rows[inner_val].reset_index(drop=True),
+                pool_feats[inner_val],
+                cfg,
+                cfg.cv_members,
+                typical,
+            )
             fitted_on = pool_rows[inner_train | inner_val]
             # A food with a single item outside test cannot be both trained on and held out: score the rest.
             seen = fold & pool_rows["label"].isin(set(fitted_on["label"])).to_numpy()
@@ -66,7 +87,11 @@ def main(
             cm, geo = baselines(fitted_on)
             predicted = model.predict_frame(held, pool_feats[seen])
             abs_log_errors.append(np.abs(log_error(held["weight_g"], predicted["grams"])))
-            for name, pred in (("model", predicted), ("class_mean", cm.predict(held)), ("geometric", geo.predict(held))):
+            for name, pred in (
+                ("model", predicted),
+                ("class_mean", cm.predict(held)),
+                ("geometric", geo.predict(held)),
+            ):
                 cv_scores[name].append(mass_mape(held["weight_g"], pred["grams"]))
 
     if abs_log_errors:
@@ -74,19 +99,34 @@ def main(
         # which the ensemble's σ does not see: scaling σ to 80 % out-of-fold coverage gave 60-98 % per fold
         # (61 % on test calibrated on val items alone, 69 % on out-of-fold ratios). One log half-width, the
         # 80th percentile of the out-of-fold errors of ~130 train+val items, covered 74-88 % per fold.
-        info["log_half_width"] = estimator.meta["log_half_width"] = float(np.quantile(np.concatenate(abs_log_errors), TARGET_COVERAGE))
+        info["log_half_width"] = estimator.meta["log_half_width"] = float(
+            np.quantile(np.concatenate(abs_log_errors), TARGET_COVERAGE)
+        )
 
     with atomic_dir(out or params.paths.portion) as scratch:
         estimator.save(scratch)
-        write_json(scratch / "baselines.json", {"class_mean": class_mean.__dict__, "geometric": geometric.__dict__})
-        write_json(scratch / "training.json", {**info, "typical_mm_per_px": typical, "n_train": int(train.sum()), "n_val": int(val.sum())})
-        write_json(scratch / "cv.json", {name: {"mass_mape_mean": float(np.mean(v)), "mass_mape_sd": float(np.std(v)), "folds": v}
-                                         for name, v in cv_scores.items() if v})  # fmt: skip
+        write_json(scratch / BASELINES_FILE, {"class_mean": class_mean.__dict__, "geometric": geometric.__dict__})
+        write_json(
+            scratch / TRAINING_FILE,
+            {**info, "typical_mm_per_px": typical, "n_train": int(train.sum()), "n_val": int(val.sum())},
+        )
+        write_json(
+            scratch / CV_FILE,
+            {
+                name: {"mass_mape_mean": float(np.mean(v)), "mass_mape_sd": float(np.std(v)), "folds": v}
+                for name, v in cv_scores.items()
+                if v
+            },
+        )
     val_rows = rows[val].reset_index(drop=True)
     val_mape = mass_mape(val_rows["weight_g"], estimator.predict_frame(val_rows, features[val])["grams"])
     summary = ", ".join(f"{k} {np.mean(v):.3f}±{np.std(v):.3f}" for k, v in cv_scores.items() if v)
-    interval = f"×/÷ {np.exp(info['log_half_width']):.2f}" if "log_half_width" in info else f"σ×{info['sigma_scale']:.2f}"
-    typer.echo(f"train_portion: val mass MAPE {val_mape:.3f} (80 % interval {interval}); CV mass MAPE {summary or 'skipped'}")
+    interval = (
+        f"×/÷ {np.exp(info['log_half_width']):.2f}" if "log_half_width" in info else f"σ×{info['sigma_scale']:.2f}"
+    )
+    typer.echo(
+        f"train_portion: val mass MAPE {val_mape:.3f} (80 % interval {interval}); CV mass MAPE {summary or 'skipped'}"
+    )
 
 
 if __name__ == "__main__":

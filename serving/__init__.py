@@ -1,1 +1,2 @@
-"""Model serving (BentoML): photo in, foods with grams and nutrients out. Built on the registered champions."""
+"""The model server (BentoML), a thin web layer over training.inference.plate: upload limits, decoding, nutrition,
+the HTTP contract. Built on the registered champions."""

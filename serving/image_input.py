@@ -66,9 +66,7 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> Image.Imag
             image = _pillow_open(data)
             fmt = image.format
             if fmt not in SUPPORTED_FORMATS:
-                raise ImageRejected(
-                    f"{fmt} images are not supported; send JPEG, PNG, WebP or HEIC", status=415
-                )
+                raise ImageRejected(f"{fmt} images are not supported; send JPEG, PNG, WebP or HEIC", status=415)
             width, height = image.size
             if width * height > limits.max_pixels:
                 raise ImageRejected(
@@ -80,7 +78,9 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> Image.Imag
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected(f"the image has an absurd number of pixels: {exc}", status=413) from exc
     except UnidentifiedImageError as exc:
-        raise ImageRejected("the upload is not an image this service can read (JPEG, PNG, WebP, HEIC)", status=415) from exc
+        raise ImageRejected(
+            "the upload is not an image this service can read (JPEG, PNG, WebP, HEIC)", status=415
+        ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected(f"the image is truncated or corrupt: {exc}") from exc
     image = ImageOps.exif_transpose(image)

@@ -9,17 +9,17 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from training import registry
+from training.files import NUTRITION_FILES
+
 log = logging.getLogger(__name__)
 
-DETECTOR = "food-detector"
-PORTION = "portion-estimator"
+DETECTOR, PORTION = registry.DETECTOR_MODEL, registry.PORTION_MODEL  # the BentoML store keeps the registry's names
 NUTRITION = "nutrition-table"
-NUTRITION_FILES = ("foods.parquet", "portions.parquet", "ecustfd_foods.parquet")
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
 app = typer.Typer(help=__doc__, add_completion=False, no_args_is_help=False)
 
@@ -40,11 +40,15 @@ def champion_version(client, name: str, alias: str):
         except MlflowException:
             versions = []
         if not versions:
-            raise RegistryError(f"no model {name!r} in the registry at {client.tracking_uri}: run `dvc repro` "
-                                "(its register stages run every time and register what the registry lacks; "
-                                "nothing is retrained when the models are in the DVC cache)") from exc  # fmt: skip
-        raise RegistryError(f"{name!r} has versions {sorted(versions)} but none is `{alias}`: its gate has not passed yet "
-                            f"(see reports/*/registration.json, written by `dvc repro`), or set the alias by hand") from exc  # fmt: skip
+            raise RegistryError(
+                f"no model {name!r} in the registry at {client.tracking_uri}: run `dvc repro` "
+                "(its register stages run every time and register what the registry lacks; "
+                "nothing is retrained when the models are in the DVC cache)"
+            ) from exc
+        raise RegistryError(
+            f"{name!r} has versions {sorted(versions)} but none is `{alias}`: its gate has not passed yet "
+            f"(see reports/*/registration.json, written by `dvc repro`), or set the alias by hand"
+        ) from exc
 
 
 def import_champion(client, name: str, alias: str):
@@ -85,7 +89,7 @@ def import_nutrition(directory: Path):
     return model
 
 
-def import_all(tracking_uri: str, nutrition_dir: Path, alias: str = "champion") -> dict[str, str]:
+def import_all(tracking_uri: str, nutrition_dir: Path, alias: str = registry.CHAMPION) -> dict[str, str]:
     """Import both champions and the nutrition table; returns {BentoML name: tag}."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
@@ -100,20 +104,30 @@ def import_all(tracking_uri: str, nutrition_dir: Path, alias: str = "champion") 
 
 @app.command()
 def main(
-    tracking_uri: Annotated[Optional[str], typer.Option(help="MLflow tracking/registry URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).")] = None,
-    nutrition: Annotated[Optional[Path], typer.Option(help="Nutrition tables folder (default: params paths.nutrition).")] = None,
-    alias: Annotated[str, typer.Option(help="Registry alias to serve.")] = "champion",
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            help=f"MLflow tracking/registry URI (default: $MLFLOW_TRACKING_URI, else {registry.DEFAULT_TRACKING_URI})."
+        ),
+    ] = None,
+    nutrition: Annotated[
+        Path | None, typer.Option(help="Nutrition tables folder (default: params paths.nutrition).")
+    ] = None,
+    alias: Annotated[str, typer.Option(help="Registry alias to serve.")] = registry.CHAMPION,
 ) -> None:
     """Import food-detector@champion, portion-estimator@champion and the nutrition table into BentoML."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
+    uri = tracking_uri or registry.tracking_uri()
     if nutrition is None:
         from training.config import load_params
 
         nutrition = load_params().paths.nutrition
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        typer.secho(f"no MLflow registry at {uri}: run `dvc repro` (it trains what is missing and registers both models)",
-                    err=True, fg="red")  # fmt: skip
+        typer.secho(
+            f"no MLflow registry at {uri}: run `dvc repro` (it trains what is missing and registers both models)",
+            err=True,
+            fg="red",
+        )
         raise typer.Exit(2)
     try:
         tags = import_all(uri, nutrition, alias)

@@ -30,19 +30,28 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(env: dict[str, str] | None = None, *, port: int | None = None, timeout_s: float = 240,
-                   target: str = TARGET) -> Iterator[str]:  # fmt: skip
+def running_server(
+    env: dict[str, str] | None = None, *, port: int | None = None, timeout_s: float = 240, target: str = TARGET
+) -> Iterator[str]:
     """Yield the base URL of a ready server; stop it (and its worker processes) afterwards.
 
     Raises:
         ServerFailed: the server exited, or `/readyz` did not answer 200 within `timeout_s`.
     """
     port = port or free_port()
-    full_env = {**os.environ, "BENTOML_DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true", "YOLO_OFFLINE": "1",
-                "YOLO_AUTOINSTALL": "false", **(env or {})}  # fmt: skip
+    full_env = {
+        **os.environ,
+        "BENTOML_DO_NOT_TRACK": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "YOLO_OFFLINE": "1",
+        "YOLO_AUTOINSTALL": "false",
+        **(env or {}),
+    }
     command = [sys.executable, "-m", "bentoml", "serve", target, "--host", "127.0.0.1", "--port", str(port)]
     with tempfile.TemporaryFile(mode="w+") as log:  # a file, not a pipe: an unread pipe would block the server
-        process = subprocess.Popen(command, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + timeout_s

@@ -21,10 +21,11 @@ from fastapi.responses import JSONResponse, Response
 from PIL import Image
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from serving.analyzer import MealAnalyzer
 from serving.image_input import ImageLimits, ImageRejected
 from serving.import_models import DETECTOR, NUTRITION, PORTION
-from serving.predictor import FoodFinding, MealAnalyzer, PlateFindings, PlateModels, Thresholds
 from serving.schemas import AnalyzeResponse, ModelVersion
+from training.inference.plate import FoodFinding, PlateFindings, PlateModels, Thresholds
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 16
@@ -49,7 +50,9 @@ class ServingSettings(BaseSettings):
 
 def _version(model: bentoml.Model) -> ModelVersion:
     labels = model.info.labels
-    return ModelVersion(name=labels.get("registry_name", model.tag.name), version=labels.get("registry_version", str(model.tag.version)))
+    return ModelVersion(
+        name=labels.get("registry_name", model.tag.name), version=labels.get("registry_version", str(model.tag.version))
+    )
 
 
 @bentoml.service(workers=1, traffic={"timeout": 120})
@@ -61,7 +64,9 @@ class PlateInference:
 
     def __init__(self) -> None:
         settings = ServingSettings()
-        thresholds = Thresholds(food=settings.food_threshold, coin=settings.coin_threshold, overlap_iou=settings.overlap_iou)
+        thresholds = Thresholds(
+            food=settings.food_threshold, coin=settings.coin_threshold, overlap_iou=settings.overlap_iou
+        )
         self.models = PlateModels.from_pyfuncs(
             bentoml.mlflow.load_model(self.detector), bentoml.mlflow.load_model(self.portion), thresholds
         )
@@ -93,7 +98,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (413) once it passes `limit` bytes, before reading the rest."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise ImageRejected(f"the upload is {int(declared) / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB", status=413)
+        raise ImageRejected(
+            f"the upload is {int(declared) / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB", status=413
+        )
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -189,7 +196,10 @@ class PlateCoach:
         try:
             data = image.read_bytes()
             if len(data) > self.settings.limits.max_bytes:
-                raise ImageRejected(f"the photo is {len(data) / 1e6:.1f} MB; the limit is {self.settings.limits.max_bytes / 1e6:.1f} MB", 413)
+                raise ImageRejected(
+                    f"the photo is {len(data) / 1e6:.1f} MB; the limit is {self.settings.limits.max_bytes / 1e6:.1f} MB",
+                    413,
+                )
             result, _ = await self.analyze_bytes(data)
         except (ImageRejected, ModelsUnavailable) as exc:
             return _rejection(exc)  # BentoML passes a Response through as it is

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,9 +16,16 @@ app = typer.Typer(help=__doc__, add_completion=False)
 
 @app.command()
 def main(
-    photo: Annotated[Optional[Path], typer.Option(help="Photo to send (default: the first of params paths.raw_ecustfd).")] = None,
-    then: Annotated[Optional[str], typer.Option(help="A command to run while the server is still up, with BOT_SERVING_URL "
-                                                     "set to it and {photo} replaced by the photo's path.")] = None,  # fmt: skip
+    photo: Annotated[
+        Path | None, typer.Option(help="Photo to send (default: the first of params paths.raw_ecustfd).")
+    ] = None,
+    then: Annotated[
+        str | None,
+        typer.Option(
+            help="A command to run while the server is still up, with BOT_SERVING_URL "
+            "set to it and {photo} replaced by the photo's path."
+        ),
+    ] = None,
 ) -> None:
     """Serve, analyse one photo over HTTP as the bot does, print the answer."""
     import httpx
@@ -34,8 +41,13 @@ def main(
         photo = photos[0]
     with running_server() as url:
         typer.echo(f"model server ready at {url}; POST /analyze {photo.name}")
-        response = httpx.post(url + "/analyze", content=photo.read_bytes(), headers={"Content-Type": "image/jpeg"},
-                              timeout=60, trust_env=False)  # fmt: skip
+        response = httpx.post(
+            url + "/analyze",
+            content=photo.read_bytes(),
+            headers={"Content-Type": "image/jpeg"},
+            timeout=60,
+            trust_env=False,
+        )
         typer.echo(json.dumps(response.json(), indent=2))
         if response.status_code != 200:
             raise typer.Exit(1)

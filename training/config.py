@@ -9,6 +9,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from training.registry import DETECTOR_MODEL, PORTION_MODEL
+
 PARAMS_FILE = Path("params.yaml")
 
 
@@ -101,7 +103,7 @@ class TrainDetectorParams(_Section):
 
 
 class RegisterDetectorParams(_Section):
-    model_name: str
+    model_name: str = DETECTOR_MODEL  # serving imports this name: leave it out of params.yaml
     gate_metric: str
     min_food_top1: float = Field(ge=0, le=1)
     conf: float = Field(gt=0, lt=1)
@@ -123,7 +125,7 @@ class TrainPortionParams(_Section):
 
 
 class RegisterPortionParams(_Section):
-    model_name: str
+    model_name: str = PORTION_MODEL
     gate_metric: str
     min_gain_over_class_mean: float = Field(lt=1)  # negative lets a worse model through: smoke runs only
 

@@ -21,7 +21,9 @@ import yaml
 log = logging.getLogger(__name__)
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-CHAMPION = "champion"
+CHAMPION = "champion"  # the alias serving imports
+DETECTOR_MODEL = "food-detector"  # the registered models, by the names serving imports them under
+PORTION_MODEL = "portion-estimator"
 FINGERPRINT_TAG = "artifact_sha256"
 
 
@@ -31,11 +33,15 @@ def tracking_uri() -> str:
 
 
 def configure_mlflow():
-    """Import mlflow with telemetry off and the tracking URI set; returns the module."""
+    """Import mlflow with telemetry off and the tracking and registry URIs set; returns the module."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri())
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    # The registry lives with the runs, as serving.import_models reads it: never a registry (or $MLFLOW_REGISTRY_URI,
+    # which mlflow.set_registry_uri writes) that an earlier caller in this process chose.
+    mlflow.set_registry_uri(uri)
     return mlflow
 
 
@@ -48,8 +54,10 @@ def receipt_line(receipt: dict) -> str:
     """One line for people: which version, new or already there, the gate, the champion."""
     state = "already registered" if receipt["reused"] else "registered"
     gate_state = "passed" if receipt["gate"]["passed"] else "failed"
-    return (f"{receipt['model_name']} v{receipt['version']} {state}, gate {gate_state} ({receipt['gate']['reason']}); "
-            f"champion v{receipt['champion_version']} in {receipt['tracking_uri']}")  # fmt: skip
+    return (
+        f"{receipt['model_name']} v{receipt['version']} {state}, gate {gate_state} ({receipt['gate']['reason']}); "
+        f"champion v{receipt['champion_version']} in {receipt['tracking_uri']}"
+    )
 
 
 def data_version(lock_file: Path = Path("dvc.lock"), stage: str = "prepare") -> str:
@@ -92,6 +100,13 @@ def find_version(client, model_name: str, fingerprint: str):
     return max(matches, key=lambda v: int(v.version), default=None)
 
 
+def log_reports(mlflow, reports: Path, receipt: Path) -> None:
+    """Log the stage's report files (metrics, plots) with the run, all but the registration receipt."""
+    for report in sorted(reports.glob("*")):
+        if report.is_file() and report != receipt:
+            mlflow.log_artifact(str(report), artifact_path="reports")
+
+
 @dataclass(frozen=True)
 class GateResult:
     passed: bool
@@ -109,7 +124,9 @@ def gate(candidate: float, threshold: float, champion: float | None, higher_is_b
     elif champion is not None and sign * (candidate - champion) < 0:
         reason = f"{candidate:.4f} is worse than the champion's {champion:.4f}"
     else:
-        reason = f"{candidate:.4f} clears {threshold:.4f}" + (f" and the champion's {champion:.4f}" if champion is not None else " (no champion yet)")
+        reason = f"{candidate:.4f} clears {threshold:.4f}" + (
+            f" and the champion's {champion:.4f}" if champion is not None else " (no champion yet)"
+        )
         return GateResult(True, reason, candidate, threshold, champion)
     return GateResult(False, reason, candidate, threshold, champion)
 
@@ -175,8 +192,9 @@ def register_with_gate(
             mlflow.log_metrics(metrics)
             mlflow.set_tags(run_tags)
             log_model(mlflow)
-        version = mlflow.register_model(f"runs:/{run.info.run_id}/model", model_name,
-                                        tags={FINGERPRINT_TAG: fingerprint} if fingerprint else None)  # fmt: skip
+        version = mlflow.register_model(
+            f"runs:/{run.info.run_id}/model", model_name, tags={FINGERPRINT_TAG: fingerprint} if fingerprint else None
+        )
         run_id = run.info.run_id
     else:
         version, run_id = existing, existing.run_id
@@ -185,9 +203,15 @@ def register_with_gate(
         client.set_registered_model_alias(model_name, CHAMPION, version.version)
     after = current_champion(client, model_name)
     champion = str(after.version) if after is not None else None
-    log.info("%s v%s (%s): gate %s (%s); champion is v%s", model_name, version.version,
-             "already registered" if existing is not None else "new", "passed" if decision.passed else "failed",
-             decision.reason, champion)  # fmt: skip
+    log.info(
+        "%s v%s (%s): gate %s (%s); champion is v%s",
+        model_name,
+        version.version,
+        "already registered" if existing is not None else "new",
+        "passed" if decision.passed else "failed",
+        decision.reason,
+        champion,
+    )
     return {
         "model_name": model_name,
         "version": str(version.version),

@@ -1,0 +1,239 @@
+"""One text message → one reply: commands, answers to our questions, corrections, typed meals, onboarding.
+
+Order matters: a pending "delete?" first, then commands, then the question we asked (which food, how much,
+allergies, goal, a profile fact), then corrections of the last meal, then meals. Blocking: run off the loop.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.chat_text import MAX_CHARS, day_line, fit, is_whatsapp
+from bot.coach import wording as text
+from bot.coach.advisor import Advisor, TableSource, targets_of
+from bot.coach.commands import Intent, classify, run_command
+from bot.coach.fix_last_meal import CorrectionError, apply_correction
+from bot.coach.typed_meals import TypedMeals
+from bot.ledger import period_keys
+from bot.storage.protocols import BotStore
+from bot.storage.records import DayTotals, MessageRecord, ProfileRecord, UserRecord
+from nutrition.allergens import parse_allergies
+from nutrition.corrections import REMOVE, parse_correction
+from nutrition.meal_text import has_amounts, looks_like_meal
+from nutrition.profile_text import GOAL_LABELS, parse_body, parse_goal
+from nutrition.targets import Goal
+
+OPTIONAL_FACTS = ("sex", "age", "height", "weight", "activity")
+_FACT_FIELD = {"sex": "sex", "age": "age_years", "height": "height_cm", "weight": "weight_kg", "activity": "activity"}
+_GREETING = re.compile(r"^(hi|hello|hey|hiya|yo|good (morning|afternoon|evening)|start over|hola)\b")
+_YES_DELETE = re.compile(r"^\s*(yes|yep|yeah|y|confirm)\b")
+
+
+@dataclass(frozen=True)
+class Turn:
+    messages: tuple[str, ...]
+    intent: str
+    deleted: bool = False
+
+
+class Conversation:
+    def __init__(self, store: BotStore, advisor: Advisor, tables: TableSource):
+        self.store = store
+        self.advisor = advisor
+        self.tables = tables
+        self.meals = TypedMeals(store, tables)
+
+    def handle(self, user: UserRecord, message: MessageRecord, now: datetime) -> Turn:
+        body = message.body.strip()
+        profile = self.store.get_profile(user.id)
+        if profile.asking == "confirm_delete":
+            self.store.update_profile(user.id, now, asking=None)
+            if (_YES_DELETE.match(body.lower()) and "delete" in body.lower()) or body.lower().strip(".! ") in (
+                "yes",
+                "y",
+            ):
+                self.store.delete_user(user.id)
+                return Turn((text.DELETED,), "delete_confirmed", deleted=True)
+            return Turn((text.KEPT,), "delete_cancelled")
+        intent = classify(body)
+        if intent is not None:
+            return self._command(user, profile, intent, now)
+        whatsapp = is_whatsapp(message.from_addr)
+        day = period_keys(now, user.timezone)["day"]
+
+        pending = self.meals.answer(user, message, body, now)
+        if pending is not None:
+            return self._meal_turn(user, pending, day, now, whatsapp, "meal_answer")
+        if profile.asking in ("allergies", "goal", *OPTIONAL_FACTS):
+            turn = self._answer(user, profile, body, now)
+            if turn is not None:
+                return turn
+        correction = parse_correction(body)
+        if correction is not None and not (correction.kind == REMOVE and looks_like_meal(body) and has_amounts(body)):
+            turn = self._correct(user, correction, now, day)
+            if turn is not None:
+                return turn
+        if looks_like_meal(body):
+            outcome = self.meals.log(user, message, body, now)
+            return self._meal_turn(user, outcome, day, now, whatsapp, "meal_text")
+        facts = parse_body(body).found()
+        if len(facts) >= 2:
+            return self._facts(user, facts, now, "profile_facts")
+        if _GREETING.match(body.lower()) or not profile.allergies_known or not profile.goal:
+            question = self.next_question(user, self.store.get_profile(user.id), day, now)
+            return Turn(tuple(filter(None, [text.WELCOME + (f"\n{question}" if question else "")])), "greeting")
+        return Turn((text.NOT_A_COMMAND,), "unknown")
+
+    # commands
+    def _command(self, user: UserRecord, profile: ProfileRecord, intent: Intent, now: datetime) -> Turn:
+        name = intent.name
+        if name in ("help", "undo"):
+            return Turn((run_command(name, self.store, user, now),), name)
+        if name == "today":
+            return Turn((self.today(user, profile, now),), name)
+        if name == "targets":
+            return Turn((text.targets_text(targets_of(profile)),), name)
+        if name == "profile":
+            return Turn((text.profile_text(profile, targets_of(profile)),), name)
+        if name == "export":
+            data = json.dumps(self.store.export_user(user.id), separators=(",", ":"), sort_keys=True)
+            return Turn(tuple(data[i : i + MAX_CHARS] for i in range(0, len(data), MAX_CHARS)), name)
+        if name == "delete":
+            self.store.update_profile(user.id, now, asking="confirm_delete")
+            return Turn((text.CONFIRM_DELETE,), name)
+        if name == "goal":
+            goal = parse_goal(intent.arg)
+            if goal is None:
+                self.store.update_profile(user.id, now, asking="goal")
+                return Turn((f"I didn't catch the goal. {text.ASK_GOAL}",), name)
+            return self._set_goal(user, goal, now, name)
+        if name == "allergy":
+            return self._set_allergies(user, profile, intent.arg, now, name, merge=True)
+        raise ValueError(f"unknown intent {name!r}")
+
+    def today(self, user: UserRecord, profile: ProfileRecord, now: datetime) -> str:
+        totals = self.store.day_totals(user.id, period_keys(now, user.timezone)["day"])
+        if not totals.meals:
+            return text.today_reply(totals)
+        return fit("\n".join([day_line(totals), *self.advice(user, profile, totals, now, "today")]))
+
+    def advice(
+        self, user: UserRecord, profile: ProfileRecord, totals: DayTotals, now: datetime, moment: str
+    ) -> list[str]:
+        targets, left, options, tip = self.advisor.advise(user, profile, totals, now, moment)
+        note = "(Meal ideas need the nutrition table.)" if options is None else None
+        return text.advice_lines(targets, left, options, tip.text, note)
+
+    # answers to our questions
+    def _answer(self, user: UserRecord, profile: ProfileRecord, body: str, now: datetime) -> Turn | None:
+        asking = profile.asking
+        if asking == "allergies":
+            if has_amounts(body):  # "2 eggs" is a meal, not an allergy
+                return None
+            return self._set_allergies(user, profile, body, now, "allergies", merge=False)
+        if asking == "goal":
+            goal = parse_goal(body)
+            return self._set_goal(user, goal, now, "goal_answer") if goal else None
+        facts = parse_body(body).found()
+        if asking == "age" and not facts and re.fullmatch(r"\s*(\d{2})\s*", body):
+            facts = {"age_years": float(body)}
+        if asking == "sex" and not facts:
+            lowered = body.strip().lower()
+            facts = (
+                {"sex": "male"}
+                if lowered in ("m", "male", "man")
+                else {"sex": "female"}
+                if lowered in ("f", "female", "woman")
+                else {}
+            )
+        if not facts:
+            self.store.update_profile(user.id, now, asking=None)
+            return None
+        return self._facts(user, facts, now, f"{asking}_answer")
+
+    def _facts(self, user: UserRecord, facts: dict, now: datetime, intent: str) -> Turn:
+        values = {k: (v.value if hasattr(v, "value") else v) for k, v in facts.items()}
+        profile = self.store.update_profile(user.id, now, asking=None, **values)
+        targets = targets_of(profile)
+        return Turn((f"Thanks, noted.\n{text.target_line(targets)}",), intent)
+
+    def _set_goal(self, user: UserRecord, goal: Goal, now: datetime, intent: str) -> Turn:
+        profile = self.store.update_profile(user.id, now, goal=goal.value, asking=None)
+        lines = [f"Goal set: {GOAL_LABELS[goal]}.", text.target_line(targets_of(profile))]
+        question = self.next_question(user, profile, period_keys(now, user.timezone)["day"], now, onboarding=True)
+        return Turn(("\n".join(filter(None, [*lines, question])),), intent)
+
+    def _set_allergies(
+        self, user: UserRecord, profile: ProfileRecord, said: str, now: datetime, intent: str, merge: bool
+    ) -> Turn:
+        found = parse_allergies(said)
+        if found.none:
+            top9, notes = [], []
+        else:
+            top9 = sorted(set(profile.allergens) | found.top9) if merge else sorted(found.top9)
+            notes = list(dict.fromkeys((*profile.allergy_notes, *found.other) if merge else found.other))
+        profile = self.store.update_profile(
+            user.id, now, allergens=top9, allergy_notes=notes, allergies_known=True, asking=None
+        )
+        if top9 or notes:
+            reply = f"Noted, allergies: {text.allergies_text(profile)}. I'll never suggest food with them."
+        else:
+            reply = "Noted: no food allergies."
+        question = self.next_question(user, profile, period_keys(now, user.timezone)["day"], now, onboarding=True)
+        return Turn(("\n".join(filter(None, [reply, question])),), intent)
+
+    def next_question(
+        self, user: UserRecord, profile: ProfileRecord, day: str, now: datetime, onboarding: bool = False
+    ) -> str | None:
+        """The one question worth asking now: allergies, then the goal, then (one a day) a profile fact."""
+        if not profile.allergies_known:
+            self.store.update_profile(user.id, now, asking="allergies")
+            return text.ASK_ALLERGIES
+        if not profile.goal:
+            self.store.update_profile(user.id, now, asking="goal")
+            return text.ASK_GOAL
+        if onboarding or profile.asked.get("_day") == day:
+            return None
+        for fact in OPTIONAL_FACTS:
+            if getattr(profile, _FACT_FIELD[fact]) is None and fact not in profile.asked:
+                self.store.update_profile(user.id, now, asking=fact, asked={**profile.asked, fact: day, "_day": day})
+                return text.QUESTIONS[fact]
+        return None
+
+    # corrections and meals
+    def _correct(self, user: UserRecord, correction, now: datetime, day: str) -> Turn | None:
+        try:
+            fixed = apply_correction(self.store, user.id, correction, self.tables.get(), now)
+        except CorrectionError as exc:
+            return Turn((str(exc),), "correction_refused")
+        if fixed is None:
+            return None
+        before = f"{fixed.before.display_name} {fixed.before.grams:,.0f} g"
+        if fixed.after is None:
+            head = f"Removed {before} ({fixed.before.kcal:,.0f} kcal) from your last meal."
+        else:
+            head = f"Fixed: {before} -> {fixed.after.display_name} {fixed.after.grams:,.0f} g, {fixed.after.kcal:,.0f} kcal."
+        lines = [head, day_line(fixed.totals) if fixed.totals.meals else text.today_reply(fixed.totals)]
+        return Turn((fit("\n".join(lines)),), "correction")
+
+    def _meal_turn(self, user: UserRecord, outcome, day: str, now: datetime, whatsapp: bool, intent: str) -> Turn:
+        if isinstance(outcome, str):
+            return Turn((outcome,), intent)
+        foods, totals = outcome
+        profile = self.store.get_profile(user.id)
+        lines = text.text_meal_lines(foods, totals, whatsapp)
+        lines += self.advice(user, profile, totals, now, "meal_logged")
+        question = self.next_question(user, profile, day, now)
+        if question:
+            lines.append(question)
+        return Turn((fit("\n".join(lines)),), intent)
+
+    def after_photo(self, user: UserRecord, totals: DayTotals, now: datetime) -> list[str]:
+        """What the coach adds under a photo's meal reply (the channel calls it once the meal is logged)."""
+        profile = self.store.get_profile(user.id)
+        lines = self.advice(user, profile, totals, now, "meal_logged")
+        question = self.next_question(user, profile, period_keys(now, user.timezone)["day"], now)
+        return lines + ([question] if question else [])

@@ -1,0 +1,229 @@
+"""LOCAL STAND-INS for tests, `bot.devtools.simulate` and the benchmark — not the real services.
+
+* `ModelServerStandIn`: answers `POST /analyze` with AnalyzeResponse-shaped JSON (the contract of
+  `serving/schemas.py`), fixed items, an optional delay or failure. It looks at no pixels.
+* `TwilioStandIn`: the Messages API (`POST /2010-04-01/Accounts/{sid}/Messages.json`, basic auth, what
+  `twilio.rest.Client` sends and parses) and a media host (`GET /media/{name}`, basic auth).
+* `ServerThread`: runs an ASGI app with uvicorn in a thread on 127.0.0.1, stoppable and restartable;
+  `free_port()` finds a port for a server in another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"RIFF", b"GIF8")
+
+
+def standin_item(
+    name: str, grams: float, kcal_per_100g: float, protein: float = 0.3, fat: float = 0.2, carbs: float = 14.0
+) -> dict:
+    """One AnalyzeResponse item with plausible numbers (nutrients per 100 g scaled to `grams`)."""
+    scale = grams / 100
+    return {
+        "name": name,
+        "display_name": name.replace("_", " ").capitalize(),
+        "ndb": None,
+        "confidence": 0.9,
+        "box": {"xmin": 10.0, "ymin": 10.0, "xmax": 200.0, "ymax": 200.0},
+        "grams": grams,
+        "grams_low": round(grams * 0.83, 1),
+        "grams_high": round(grams * 1.17, 1),
+        "kcal": round(kcal_per_100g * scale, 1),
+        "protein_g": round(protein * scale, 2),
+        "fat_g": round(fat * scale, 2),
+        "carbs_g": round(carbs * scale, 2),
+    }
+
+
+DEFAULT_ITEMS = (standin_item("apple", 180, 52), standin_item("banana", 120, 89, 1.1, 0.3, 22.8))
+
+
+def analyze_response(items: list[dict] | tuple[dict, ...]) -> dict:
+    keys = ("grams", "kcal", "protein_g", "fat_g", "carbs_g")
+    return {
+        "items": list(items),
+        "reference": {"kind": "coin", "box": {"xmin": 0.0, "ymin": 0.0, "xmax": 40.0, "ymax": 40.0}, "mm_per_px": 0.6},
+        "totals": {k: round(sum(i[k] for i in items), 2) for k in keys},
+        "image": {"width": 640, "height": 480},
+        "models": {
+            "detector": {"name": "standin-detector", "version": "0"},
+            "portion": {"name": "standin-portion", "version": "0"},
+        },
+        "timings_ms": {"decode": 1.0, "detect": 1.0, "portion": 1.0, "nutrition": 0.1, "total": 3.1},
+        "hint": None if items else "no food found: take the photo from above with the whole plate in view",
+    }
+
+
+@dataclass
+class ModelServerStandIn:
+    """Knobs are plain attributes, changed by tests while the server runs."""
+
+    items: tuple[dict, ...] = DEFAULT_ITEMS
+    delay_s: float = 0.0
+    fail_status: int | None = None
+    calls: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def app(self) -> FastAPI:
+        app = FastAPI(title="STAND-IN of the model server's /analyze contract")
+
+        @app.post("/analyze")
+        async def analyze(request: Request) -> Response:
+            body = await request.body()
+            with self._lock:
+                self.calls += 1
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            if self.fail_status:
+                return JSONResponse({"detail": "stand-in failure"}, status_code=self.fail_status)
+            if not body.startswith(IMAGE_MAGIC):
+                return JSONResponse({"detail": "the upload is not an image this service can read"}, status_code=415)
+            return JSONResponse(analyze_response(self.items))
+
+        @app.get("/readyz")
+        async def ready() -> dict:
+            return {"ready": True}
+
+        return app
+
+
+@dataclass
+class TwilioStandIn:
+    account_sid: str
+    auth_token: str
+    messages: list[dict] = field(default_factory=list)
+    media: dict[str, tuple[bytes, str, bool]] = field(default_factory=dict)
+    media_requests: int = 0
+    fail_sends: int = 0  # answer this many sends with a 500 first
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _authorised(self, request: Request) -> bool:
+        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        return secrets.compare_digest(request.headers.get("authorization", ""), f"Basic {expected}")
+
+    def add_media(self, data: bytes, content_type: str, chunked: bool = False) -> str:
+        """Host `data`; `chunked` sends it without a Content-Length, as some CDNs do."""
+        name = secrets.token_hex(8)
+        self.media[name] = (data, content_type, chunked)
+        return name
+
+    def wait_for_messages(self, count: int, timeout_s: float = 10.0) -> list[dict]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.02)
+        raise TimeoutError(f"{len(self.messages)} of {count} messages reached the Messages API stand-in")
+
+    def app(self) -> FastAPI:
+        app = FastAPI(title="STAND-IN of Twilio's Messages API and media host")
+
+        @app.post("/2010-04-01/Accounts/{account_sid}/Messages.json")
+        async def create_message(account_sid: str, request: Request) -> Response:
+            if not self._authorised(request) or account_sid != self.account_sid:
+                return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401}, status_code=401)
+            form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+            with self._lock:
+                if self.fail_sends > 0:
+                    self.fail_sends -= 1
+                    return JSONResponse({"code": 20500, "message": "stand-in failure", "status": 500}, status_code=500)
+                sid = "SM" + secrets.token_hex(16)
+                self.messages.append(
+                    {"sid": sid, "to": form.get("To"), "from": form.get("From"), "body": form.get("Body")}
+                )
+            return JSONResponse(
+                {
+                    "sid": sid,
+                    "account_sid": account_sid,
+                    "to": form.get("To"),
+                    "from": form.get("From"),
+                    "body": form.get("Body"),
+                    "status": "queued",
+                    "num_segments": "1",
+                    "direction": "outbound-api",
+                    "api_version": "2010-04-01",
+                    "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json",
+                },
+                status_code=201,
+            )
+
+        @app.get("/media/{name}")
+        async def media(name: str, request: Request) -> Response:
+            with self._lock:
+                self.media_requests += 1
+            if not self._authorised(request):
+                return Response(status_code=401)
+            if name not in self.media:
+                return Response(status_code=404)
+            data, content_type, chunked = self.media[name]
+            if chunked:
+                chunks = (data[i : i + 8192] for i in range(0, len(data), 8192))
+                return StreamingResponse(iter(chunks), media_type=content_type)
+            return Response(data, media_type=content_type)
+
+        return app
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerThread:
+    """uvicorn serving `app` on 127.0.0.1:`port` (0: any free port) in a daemon thread."""
+
+    def __init__(self, app, port: int = 0):
+        self.app = app
+        self.port = port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 10.0) -> ServerThread:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart on the same port at once
+        sock.bind(("127.0.0.1", self.port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"server on {self.url} did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        if self._server is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout_s)
+        self._server = None
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

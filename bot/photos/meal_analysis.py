@@ -1,0 +1,188 @@
+"""Turn one photo message into a meal log: download each photo, ask the model server, save, write the reply.
+
+A message's photos make one meal, saved only when every photo has an answer (or a final refusal), so a
+retry never logs half a meal. Transient failures leave the message `pending` for the retry worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.chat_text import is_whatsapp
+from bot.ledger import Ledger, period_keys
+from bot.photos.analysis_client import Analysis, AnalysisClient, AnalysisUnavailable, PhotoRejected
+from bot.photos.meal_reply import GAVE_UP, UNAVAILABLE, meal_reply
+from bot.photos.media import MediaFetcher, MediaRejected, MediaUnavailable, Photo, kind_of
+from bot.settings import BotSettings
+from bot.storage.protocols import BotStore, off_loop
+from bot.storage.records import (
+    DONE,
+    FAILED,
+    PENDING,
+    REJECTED,
+    DayTotals,
+    ItemRecord,
+    MediaRef,
+    MessageRecord,
+    UserRecord,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+_REFUSALS = (PhotoRejected, MediaRejected)  # final answers about one photo: tell the person, don't retry
+_ITEM_FIELDS = (
+    "name",
+    "display_name",
+    "grams",
+    "grams_low",
+    "grams_high",
+    "kcal",
+    "protein_g",
+    "fat_g",
+    "carbs_g",
+    "confidence",
+)
+
+
+@dataclass(frozen=True)
+class PhotoMeal:
+    """A photo meal just logged, with what its reply says: the channel puts the coach's lines under it."""
+
+    items: tuple[ItemRecord, ...]
+    totals: DayTotals
+    whatsapp: bool
+    photos: int
+    notes: tuple[str, ...]
+    hint: str | None
+    at: datetime
+
+    def reply(self, footer: Sequence[str] = ()) -> str:
+        return meal_reply(
+            self.items, self.totals, self.whatsapp, photos=self.photos, notes=self.notes, hint=self.hint, footer=footer
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a message: its status, and the reply to send (kind names it in the outbox).
+    `meal`: the meal it logged, when it has items."""
+
+    status: str
+    reply: str | None
+    kind: str
+    meal: PhotoMeal | None = None
+
+
+def retry_delay(attempts: int, base_s: float, max_s: float) -> float:
+    """Exponential backoff: base, 2·base, 4·base… capped at max."""
+    return min(max_s, base_s * 2 ** max(0, attempts - 1))
+
+
+class MealAnalyser:
+    def __init__(
+        self, settings: BotSettings, store: BotStore, ledger: Ledger, media: MediaFetcher, analysis: AnalysisClient
+    ):
+        self.settings = settings
+        self.store = store
+        self.ledger = ledger
+        self.media = media
+        self.analysis = analysis
+
+    def split_media(self, media: tuple[MediaRef, ...]) -> tuple[list[tuple[int, MediaRef]], list[str]]:
+        """The photos to analyse (index in the message, ref) and notes about the attachments left out."""
+        photos = [(i, ref) for i, ref in enumerate(media) if self.media.accepts(ref.content_type)]
+        notes = [
+            f"Attachment {i + 1} skipped: I can only read photos, and that was {kind_of(ref.content_type)}."
+            for i, ref in enumerate(media)
+            if not self.media.accepts(ref.content_type)
+        ]
+        limit = self.settings.max_photos_per_message
+        if len(photos) > limit:
+            notes.append(f"I looked at the first {limit} photos only.")
+        return photos[:limit], notes
+
+    async def _one_photo(self, ref: MediaRef) -> tuple[Photo, Analysis]:
+        photo = await self.media.fetch(ref.url, ref.content_type)
+        return photo, await self.analysis.analyze(photo.data, photo.content_type)
+
+    async def analyse(self, message: MessageRecord, user: UserRecord) -> Outcome:
+        """Analyse, persist, and say what to reply. Never raises for a failure of the photo or the server."""
+        photos, notes = self.split_media(message.media)
+        results = await asyncio.gather(*(self._one_photo(ref) for _, ref in photos), return_exceptions=True)
+        transient = [r for r in results if isinstance(r, BaseException) and not isinstance(r, _REFUSALS)]
+        for error in transient:
+            if not isinstance(error, (AnalysisUnavailable, MediaUnavailable)):
+                log.error("unexpected failure analysing %s", message.sid, exc_info=error)
+        if transient:
+            return await self._retry_later(message, user, "; ".join(f"{type(e).__name__}: {e}" for e in transient))
+
+        answered = [(i, r) for (i, _), r in zip(photos, results, strict=True) if not isinstance(r, BaseException)]
+        refused = [(i, r) for (i, _), r in zip(photos, results, strict=True) if isinstance(r, _REFUSALS)]
+        now = utcnow()
+        if refused:
+            await off_loop(self.ledger.refund_photos, user, len(refused), message.created_at)
+        for i, error in refused:
+            await off_loop(
+                self.store.add_event, "rejected", now, message.sid, user.id, detail={"photo": i, "reason": str(error)}
+            )
+        if not answered:
+            reason = refused[0][1].reason if len(refused) == 1 else "I couldn't read any of those photos"
+            await off_loop(self.store.finish_message, message.sid, REJECTED, None, now)
+            return Outcome(REJECTED, f"Sorry, {reason}.", "result")
+
+        whatsapp = is_whatsapp(message.from_addr)
+        notes = [f"Photo {i + 1} skipped: {error.reason}." for i, error in refused] + notes
+        items = [
+            ItemRecord(photo_index=i, **{k: getattr(item, k) for k in _ITEM_FIELDS})
+            for i, (_, analysis) in answered
+            for item in analysis.items
+        ]
+        day = period_keys(message.created_at, user.timezone)["day"]
+        models = {str(i): {k: v.model_dump() for k, v in a.models.items()} for i, (_, a) in answered}
+        meal_id = None
+        if items:
+            photo_refs = [photo.reference() for _, (photo, _) in answered]
+            meal, totals = await off_loop(
+                self.store.save_meal, message.id, user.id, day, message.created_at, items, models, photo_refs
+            )
+            meal_id = meal.id
+        else:
+            totals = await off_loop(self.store.day_totals, user.id, day)
+        timings = {str(i): a.timings_ms for i, (_, a) in answered}
+        detail = {"items": len(items), "models": models, "timings_ms": timings, "attempt": message.attempts}
+        await off_loop(self.store.add_event, "analysed", now, message.sid, user.id, meal_id, detail)
+        await off_loop(self.store.finish_message, message.sid, DONE, None, now)
+        hint = next((a.hint for _, (_, a) in answered if a.hint), None)
+        logged = PhotoMeal(tuple(items), totals, whatsapp, len(message.media), tuple(notes), hint, now)
+        return Outcome(DONE, logged.reply(), "result", logged if items else None)
+
+    async def _retry_later(self, message: MessageRecord, user: UserRecord, error: str) -> Outcome:
+        now = utcnow()
+        settings = self.settings
+        if message.attempts >= settings.retry_max_attempts:
+            await off_loop(self.ledger.refund_photos, user, message.photos_reserved, message.created_at)
+            await off_loop(self.store.finish_message, message.sid, FAILED, None, now)
+            await off_loop(
+                self.store.add_event,
+                "gave_up",
+                now,
+                message.sid,
+                user.id,
+                detail={"error": error, "attempts": message.attempts},
+            )
+            log.error("gave up on %s after %d attempts: %s", message.sid, message.attempts, error)
+            return Outcome(FAILED, GAVE_UP, "failed")
+        delay = retry_delay(message.attempts, settings.retry_base_s, settings.retry_max_s)
+        retry_at = now + timedelta(seconds=delay)
+        await off_loop(self.store.schedule_retry, message.sid, error, retry_at, now)
+        detail = {"error": error, "attempt": message.attempts, "retry_in_s": delay}
+        await off_loop(self.store.add_event, "analysis_failed", now, message.sid, user.id, detail=detail)
+        log.warning(
+            "analysis of %s failed (attempt %d), retry in %.0f s: %s", message.sid, message.attempts, delay, error
+        )
+        return Outcome(PENDING, UNAVAILABLE, "unavailable")

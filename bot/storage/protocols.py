@@ -1,0 +1,202 @@
+"""What the bot asks of its store, one small protocol per subject, so an adapter (SQL today, DynamoDB next)
+implements them one by one; `BotStore` is all of them.
+
+Every method is blocking (call it with `off_loop` from async code) and one atomic operation: the adapter
+decides how (a database transaction, a conditional write). Callers never group calls into a transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from typing import Protocol, TypeVar
+
+import anyio.to_thread
+
+from bot.storage.records import (
+    Bucket,
+    Clarification,
+    DayTotals,
+    EventRecord,
+    ItemRecord,
+    MealRecord,
+    MediaRef,
+    MessageRecord,
+    OutboundRecord,
+    ProfileRecord,
+    UserRecord,
+)
+
+T = TypeVar("T")
+
+
+async def off_loop(fn: Callable[..., T], *args, **kwargs) -> T:
+    """Run a blocking store (or Twilio client) call in a worker thread, off the event loop."""
+    return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
+
+
+class SchemaStore(Protocol):
+    def create_schema(self) -> None: ...
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+
+
+class PeopleStore(Protocol):
+    """People and what the coach knows about them."""
+
+    def get_or_create_user(self, phone: str, tier: str, timezone: str) -> UserRecord: ...
+    def get_user(self, user_id: int) -> UserRecord: ...
+    def set_opted_out(self, user_id: int, opted_out: bool) -> None: ...
+    def set_tier(self, user_id: int, tier: str) -> None: ...
+    def get_profile(self, user_id: int) -> ProfileRecord: ...
+    def update_profile(self, user_id: int, now: datetime, **values) -> ProfileRecord: ...
+
+
+class PendingQuestionStore(Protocol):
+    """The one question per person we wait on an answer to before logging a typed meal."""
+
+    def set_clarification(self, user_id: int, kind: str, payload: dict, now: datetime) -> None: ...
+    def get_clarification(self, user_id: int) -> Clarification | None: ...
+    def clear_clarification(self, user_id: int) -> None: ...
+
+
+class MessageStore(Protocol):
+    """Inbound messages, their status and their retry lease."""
+
+    def record_inbound(
+        self,
+        sid: str,
+        user_id: int,
+        from_addr: str,
+        to_addr: str,
+        body: str,
+        media: list[MediaRef],
+        status: str,
+        now: datetime,
+        lease_until: datetime | None,
+    ) -> tuple[MessageRecord, bool]:
+        """Insert the message; `(existing, False)` when its sid was seen before."""
+
+    def get_message(self, sid: str) -> MessageRecord | None: ...
+    def set_photos_reserved(self, sid: str, photos: int) -> None: ...
+    def set_twiml_reply(self, sid: str, twiml_reply: str) -> None: ...
+    def finish_message(self, sid: str, status: str, twiml_reply: str | None, now: datetime) -> None:
+        """Set the final status (or keep `pending`), release the lease, store the TwiML answered."""
+
+    def schedule_retry(self, sid: str, error: str, next_attempt_at: datetime, now: datetime) -> None: ...
+    def claim_due_messages(self, now: datetime, lease_until: datetime, limit: int) -> list[MessageRecord]:
+        """Lease `pending` messages whose retry time has come and whose lease (if any) has expired."""
+
+    def count_messages(self, status: str) -> int: ...
+
+
+class MealStore(Protocol):
+    """Meals, their items and each day's totals."""
+
+    def save_meal(
+        self,
+        message_id: int,
+        user_id: int,
+        day: str,
+        eaten_at: datetime,
+        items: list[ItemRecord],
+        models: dict,
+        photos: list[dict],
+        source: str = "photo",
+    ) -> tuple[MealRecord, DayTotals]:
+        """Insert the meal and add it to the day's totals; for a message already logged return its meal."""
+
+    def undo_last_meal(self, user_id: int, now: datetime) -> MealRecord | None:
+        """Remove the user's latest meal from the log and from its day's totals."""
+
+    def day_totals(self, user_id: int, day: str) -> DayTotals: ...
+    def meals(self, user_id: int, include_deleted: bool = False) -> list[MealRecord]: ...
+
+    def last_meal(self, user_id: int) -> MealRecord | None:
+        """The user's latest meal still in the log."""
+
+    def correct_last_meal(
+        self, user_id: int, index: int, replacement: ItemRecord | None, example: dict, now: datetime
+    ) -> tuple[MealRecord, ItemRecord, DayTotals] | None:
+        """Replace (or with None remove) item `index` of the latest meal, fix the meal and day totals, and
+        keep a labelled example (`example`: kind, corrected) with the photo and model output; atomic.
+        Returns (meal after, item before, day totals); None when there is no meal."""
+
+
+class LabelledExampleStore(Protocol):
+    """People's corrections kept as training labels (written by `MealStore.correct_last_meal`)."""
+
+    def labelled_examples(self, user_id: int | None = None) -> list[dict]: ...
+
+
+class UsageStore(Protocol):
+    """The usage ledger's counters per user and period."""
+
+    def consume(self, user_id: int, buckets: list[Bucket], counter: str, amount: int) -> Bucket | None:
+        """Add `amount` to `counter` in every bucket, all or nothing; return the first bucket whose limit
+        would be passed (nothing is then added) or None."""
+
+    def add_usage(self, user_id: int, buckets: list[Bucket], amounts: dict[str, int]) -> None: ...
+    def usage(self, user_id: int, period: str, key: str) -> dict[str, int]: ...
+
+
+class OutboxStore(Protocol):
+    """Replies sent with the REST API: one per (message, kind)."""
+
+    def enqueue_outbound(
+        self, sid: str, kind: str, to_addr: str, from_addr: str, body: str, now: datetime, lease_until: datetime
+    ) -> OutboundRecord | None:
+        """Queue a reply, leased to the caller; None when this (sid, kind) was queued before."""
+
+    def claim_due_outbound(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboundRecord]: ...
+    def mark_outbound(
+        self,
+        outbound_id: int,
+        status: str,
+        now: datetime,
+        twilio_sid: str | None = None,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None: ...
+    def outbound(self, sid: str | None = None) -> list[dict]: ...
+
+
+class EventStore(Protocol):
+    """The append-only trace of what happened to each message and meal."""
+
+    def add_event(
+        self,
+        kind: str,
+        now: datetime,
+        message_sid: str | None = None,
+        user_id: int | None = None,
+        meal_id: int | None = None,
+        detail: dict | None = None,
+    ) -> None: ...
+    def events(self, message_sid: str | None = None) -> list[EventRecord]: ...
+
+
+class PrivacyStore(Protocol):
+    def export_user(self, user_id: int) -> dict:
+        """Everything stored about the user, as JSON-ready data."""
+
+    def delete_user(self, user_id: int) -> None:
+        """Hard delete of the user and everything stored about them."""
+
+
+class BotStore(
+    SchemaStore,
+    PeopleStore,
+    PendingQuestionStore,
+    MessageStore,
+    MealStore,
+    LabelledExampleStore,
+    UsageStore,
+    OutboxStore,
+    EventStore,
+    PrivacyStore,
+    Protocol,
+):
+    """Everything the bot persists."""

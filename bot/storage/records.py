@@ -1,0 +1,153 @@
+"""The plain records the store returns, and the message statuses. Times are naive UTC (`utcnow`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: int
+    phone: str
+    tier: str
+    timezone: str
+    opted_out: bool
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    url: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    id: int
+    sid: str
+    user_id: int
+    from_addr: str
+    to_addr: str
+    body: str
+    media: tuple[MediaRef, ...]
+    photos_reserved: int
+    status: str
+    attempts: int
+    twiml_reply: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    photo_index: int
+    name: str
+    display_name: str
+    grams: float
+    grams_low: float
+    grams_high: float
+    kcal: float
+    protein_g: float
+    fat_g: float
+    carbs_g: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class MealRecord:
+    id: int
+    user_id: int
+    day: str
+    items: tuple[ItemRecord, ...]
+    kcal: float
+    protein_g: float
+    fat_g: float
+    carbs_g: float
+    grams: float
+
+
+@dataclass(frozen=True)
+class DayTotals:
+    day: str
+    meals: int = 0
+    kcal: float = 0.0
+    protein_g: float = 0.0
+    fat_g: float = 0.0
+    carbs_g: float = 0.0
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One usage counter row: a user's `period` ('hour', 'day', 'month') named by `key`, with a limit."""
+
+    period: str
+    key: str
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class OutboundRecord:
+    id: int
+    message_sid: str
+    kind: str
+    to_addr: str
+    from_addr: str
+    body: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    at: datetime
+    kind: str
+    message_sid: str | None
+    user_id: int | None
+    meal_id: int | None
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProfileRecord:
+    """What the coach knows about a person; every fact optional (defaults until they tell us)."""
+
+    user_id: int
+    goal: str | None = None
+    allergens: tuple[str, ...] = ()
+    allergy_notes: tuple[str, ...] = ()
+    allergies_known: bool = False
+    sex: str | None = None
+    age_years: float | None = None
+    height_cm: float | None = None
+    weight_kg: float | None = None
+    activity: str | None = None
+    asking: str | None = None
+    asked: dict = field(default_factory=dict)
+
+
+PROFILE_FIELDS = (
+    "goal",
+    "allergens",
+    "allergy_notes",
+    "allergies_known",
+    "sex",
+    "age_years",
+    "height_cm",
+    "weight_kg",
+    "activity",
+    "asking",
+    "asked",
+)
+
+
+@dataclass(frozen=True)
+class Clarification:
+    kind: str
+    payload: dict
+
+
+# Message statuses. `pending` is the only one the retry worker picks up (its lease makes that safe).
+PENDING, DONE, REJECTED, FAILED, IGNORED = "pending", "done", "rejected", "failed", "ignored"
+
+
+def utcnow() -> datetime:
+    """Naive UTC: what every stored time is."""
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -1,0 +1,55 @@
+"""Export and hard delete of everything about one person: `PrivacyStore` on SQL (it touches every table)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from bot.storage.sql import tables as t
+from bot.storage.sql.engine import SqlBase, iso
+
+
+class SqlPrivacy(SqlBase):
+    def export_user(self, user_id: int) -> dict:
+        def rows(s, model, *where) -> list[dict]:
+            return [
+                {c.key: iso(getattr(row, c.key)) for c in model.__table__.columns}
+                for row in s.scalars(select(model).where(*where))
+            ]
+
+        with self._tx() as s:
+            sids = select(t.Message.message_sid).where(t.Message.user_id == user_id)
+            meals = rows(s, t.Meal, t.Meal.user_id == user_id)
+            for meal in meals:
+                meal["items"] = rows(s, t.MealItem, t.MealItem.meal_id == meal["id"])
+            return {
+                "user": rows(s, t.User, t.User.id == user_id)[0] if s.get(t.User, user_id) else None,
+                "profile": rows(s, t.Profile, t.Profile.user_id == user_id),
+                "messages": rows(s, t.Message, t.Message.user_id == user_id),
+                "meals": meals,
+                "daily_totals": rows(s, t.DailyTotal, t.DailyTotal.user_id == user_id),
+                "usage": rows(s, t.Usage, t.Usage.user_id == user_id),
+                "replies_sent": rows(s, t.Outbound, t.Outbound.message_sid.in_(sids)),
+                "corrections": rows(s, t.LabelledExample, t.LabelledExample.user_id == user_id),
+                "pending_question": rows(s, t.Clarification, t.Clarification.user_id == user_id),
+                "events": rows(s, t.Event, t.Event.user_id == user_id),
+            }
+
+    def delete_user(self, user_id: int) -> None:
+        with self._tx() as s:
+            sids = select(t.Message.message_sid).where(t.Message.user_id == user_id)
+            meal_ids = select(t.Meal.id).where(t.Meal.user_id == user_id)
+            s.execute(delete(t.Outbound).where(t.Outbound.message_sid.in_(sids)))
+            s.execute(delete(t.Event).where(t.Event.message_sid.in_(sids)))
+            for statement in (
+                delete(t.MealItem).where(t.MealItem.meal_id.in_(meal_ids)),
+                delete(t.Meal).where(t.Meal.user_id == user_id),
+                delete(t.Message).where(t.Message.user_id == user_id),
+                delete(t.DailyTotal).where(t.DailyTotal.user_id == user_id),
+                delete(t.Usage).where(t.Usage.user_id == user_id),
+                delete(t.LabelledExample).where(t.LabelledExample.user_id == user_id),
+                delete(t.Clarification).where(t.Clarification.user_id == user_id),
+                delete(t.Profile).where(t.Profile.user_id == user_id),
+                delete(t.Event).where(t.Event.user_id == user_id),
+                delete(t.User).where(t.User.id == user_id),
+            ):
+                s.execute(statement)

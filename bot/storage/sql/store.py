@@ -1,0 +1,15 @@
+"""`SqlStore`: every store protocol of `bot.storage.protocols` on SQLAlchemy, one part per subject."""
+
+from __future__ import annotations
+
+from bot.storage.sql.events import SqlEvents
+from bot.storage.sql.meals import SqlMeals
+from bot.storage.sql.messages import SqlMessages
+from bot.storage.sql.outbox import SqlOutbox
+from bot.storage.sql.people import SqlPendingQuestions, SqlPeople
+from bot.storage.sql.privacy import SqlPrivacy
+from bot.storage.sql.usage import SqlUsage
+
+
+class SqlStore(SqlPeople, SqlPendingQuestions, SqlMessages, SqlMeals, SqlUsage, SqlOutbox, SqlEvents, SqlPrivacy):
+    """The SQLAlchemy implementation of `bot.storage.protocols.BotStore` (`SqlStore(database_url)`)."""

@@ -1,0 +1,203 @@
+"""SQLAlchemy tables of the bot: users, inbound messages, meals, daily totals, usage, outbox, events, profiles,
+labelled examples, pending questions. Table and column names are the schema of existing databases: keep them.
+
+Times are naive UTC. Days and months are the user's local calendar ("2026-11-24", "2026-11").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(40), unique=True, doc="E.164, without a 'whatsapp:' prefix")
+    tier: Mapped[str] = mapped_column(String(16))
+    timezone: Mapped[str] = mapped_column(String(64))
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Message(Base):
+    """One inbound Twilio message. `message_sid` is unique: a retried webhook finds its first copy."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    from_addr: Mapped[str] = mapped_column(String(64))
+    to_addr: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text, default="")
+    media: Mapped[list] = mapped_column(JSON, default=list, doc="[{url, content_type}] of the photos to analyse")
+    photos_reserved: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    twiml_reply: Mapped[str | None] = mapped_column(Text, doc="the TwiML answered to the webhook, replayed on retries")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Meal(Base):
+    __tablename__ = "meals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), unique=True)
+    day: Mapped[str] = mapped_column(String(10), index=True)
+    eaten_at: Mapped[datetime] = mapped_column(DateTime)
+    source: Mapped[str] = mapped_column(String(16), doc="photo, later text or voice")
+    grams: Mapped[float] = mapped_column(Float)
+    kcal: Mapped[float] = mapped_column(Float)
+    protein_g: Mapped[float] = mapped_column(Float)
+    fat_g: Mapped[float] = mapped_column(Float)
+    carbs_g: Mapped[float] = mapped_column(Float)
+    models: Mapped[dict] = mapped_column(JSON, default=dict, doc="{'detector': {name, version}, ...} per photo")
+    photos: Mapped[list] = mapped_column(JSON, default=list, doc="[{url, content_type, bytes, sha256}]")
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    items: Mapped[list[MealItem]] = relationship(
+        back_populates="meal", cascade="all, delete-orphan", order_by="MealItem.id", lazy="selectin"
+    )
+
+
+class MealItem(Base):
+    __tablename__ = "meal_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meal_id: Mapped[int] = mapped_column(ForeignKey("meals.id"), index=True)
+    photo_index: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(64))
+    grams: Mapped[float] = mapped_column(Float)
+    grams_low: Mapped[float] = mapped_column(Float)
+    grams_high: Mapped[float] = mapped_column(Float)
+    kcal: Mapped[float] = mapped_column(Float)
+    protein_g: Mapped[float] = mapped_column(Float)
+    fat_g: Mapped[float] = mapped_column(Float)
+    carbs_g: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+
+    meal: Mapped[Meal] = relationship(back_populates="items")
+
+
+class DailyTotal(Base):
+    __tablename__ = "daily_totals"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    meals: Mapped[int] = mapped_column(Integer, default=0)
+    kcal: Mapped[float] = mapped_column(Float, default=0.0)
+    protein_g: Mapped[float] = mapped_column(Float, default=0.0)
+    fat_g: Mapped[float] = mapped_column(Float, default=0.0)
+    carbs_g: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class Usage(Base):
+    """Counters of one user in one period ('hour', 'day', 'month'); incremented with a guarded UPDATE."""
+
+    __tablename__ = "usage"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    photos: Mapped[int] = mapped_column(Integer, default=0)
+    ai_input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    ai_output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    ai_cost_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0, doc="integer so concurrent adds are exact")
+    limit_notices: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Outbound(Base):
+    """A reply sent with the REST API (the slow path). One per (message, kind): never sent twice."""
+
+    __tablename__ = "outbound"
+    __table_args__ = (UniqueConstraint("message_sid", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), doc="result, unavailable, failed")
+    to_addr: Mapped[str] = mapped_column(String(64))
+    from_addr: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True, doc="queued, sent, failed")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    twilio_sid: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Event(Base):
+    """Append-only trace: received, analysed, replied, failed… joined on message_sid / meal_id."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    message_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    meal_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Profile(Base):
+    """What the coach knows about a person, learnt a little at a time; absent until they tell us something."""
+
+    __tablename__ = "profiles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    goal: Mapped[str | None] = mapped_column(String(16), doc="nutrition.targets.Goal value")
+    allergens: Mapped[list] = mapped_column(JSON, default=list, doc="US top-9 names (nutrition.allergens.TOP9)")
+    allergy_notes: Mapped[list] = mapped_column(JSON, default=list, doc="other allergies, as the person wrote them")
+    allergies_known: Mapped[bool] = mapped_column(Boolean, default=False, doc="answered, even if 'none'")
+    sex: Mapped[str | None] = mapped_column(String(8))
+    age_years: Mapped[float | None] = mapped_column(Float)
+    height_cm: Mapped[float | None] = mapped_column(Float)
+    weight_kg: Mapped[float | None] = mapped_column(Float)
+    activity: Mapped[str | None] = mapped_column(String(16))
+    asking: Mapped[str | None] = mapped_column(String(24), doc="the question we are waiting on an answer to")
+    asked: Mapped[dict] = mapped_column(JSON, default=dict, doc="{question: day last asked}")
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LabelledExample(Base):
+    """A person's correction of a logged item, kept as a training label for the retraining loop."""
+
+    __tablename__ = "labelled_examples"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    meal_id: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(16), doc="relabel, grams, remove")
+    source: Mapped[str] = mapped_column(String(16), doc="photo or text")
+    photo: Mapped[dict | None] = mapped_column(JSON, doc="{url, content_type, bytes, sha256} of the photo, if any")
+    model_output: Mapped[dict] = mapped_column(JSON, doc="the item as logged, with the models that produced it")
+    corrected: Mapped[dict] = mapped_column(JSON, doc="{label, display_name, grams} or {removed: true}")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Clarification(Base):
+    """A question we asked before logging a text meal (which food? how much?), one per person at a time."""
+
+    __tablename__ = "clarifications"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -1,5 +1,0 @@
-"""Constants the test modules share (conftest.py holds the fixtures)."""
-
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]

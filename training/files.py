@@ -1,0 +1,27 @@
+"""The names of the files one stage writes and others read, spelled once; their folders are `paths` in params.yaml.
+
+Files with a library module of their own are named there: the weights beside their loaders in
+training/inference/, the crop features in training/data/crop_features.py.
+"""
+
+from __future__ import annotations
+
+# prepare → paths.prepared (and paths.data_reports)
+IMAGES_FILE = "images.parquet"  # one row per photo, with its split
+OBJECTS_FILE = "objects.parquet"  # one row per annotated box
+SPLITS_FILE = "splits.csv"  # item → split
+YOLO_DIR = "yolo"  # the 20-class YOLO dataset
+YOLO_DATA_FILE = "data.yaml"  # what ultralytics reads of a YOLO dataset
+SUMMARY_FILE = "summary.json"
+
+# nutrition_table → paths.nutrition, as nutrition.NutritionTable.load reads them
+NUTRITION_FILES = ("foods.parquet", "portions.parquet", "ecustfd_foods.parquet")
+
+# train_detector, train_portion → paths.detector, paths.portion
+TRAINING_FILE = "training.json"  # how the model was trained
+BASELINES_FILE = "baselines.json"  # the portion estimator's class-mean and geometric baselines
+CV_FILE = "cv.json"  # the portion estimator's item-grouped cross-validation
+
+# evaluate_*, register_* → the report folders
+METRICS_FILE = "metrics.json"
+RECEIPT_FILE = "registration.json"

@@ -1,0 +1,133 @@
+"""The two registered models as MLflow pyfunc models (their artifacts + this package as code), and how they are logged.
+
+Serving unwraps both (`unwrap_python_model().detector`, `.estimator`) and runs them through `plate.PlateModels`;
+their own `predict` answers plain DataFrames, for any other MLflow client.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from pathlib import Path
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+CODE = Path(__file__).resolve().parent  # all the code a registered model ships (see training/inference/__init__.py)
+DETECTOR_REQUIREMENTS = ["torch==2.13.0", "torchvision==0.28.0", "ultralytics==8.4.190", "pillow", "pandas", "numpy"]
+PORTION_REQUIREMENTS = ["torch==2.13.0", "pandas", "numpy"]
+OUTPUT_COLUMNS = ["row", "label", "confidence", "xmin", "ymin", "xmax", "ymax"]
+
+
+class FoodDetectorModel(mlflow.pyfunc.PythonModel):
+    """Input: a DataFrame with an `image` column of encoded photos (bytes). Output: one row per box.
+
+    Serving can also call `unwrap_python_model().detector` directly with PIL images.
+    """
+
+    def load_context(self, context) -> None:
+        from training.inference.food_detector import FoodDetector
+
+        config = json.loads(Path(context.artifacts["config"]).read_text())
+        self.config = config
+        self.detector = FoodDetector.from_dirs(
+            Path(context.artifacts["detector"]),
+            Path(context.artifacts["backbone"]),
+            imgsz=config["imgsz"],
+            conf=config["conf"],
+            pad_fraction=config["pad_fraction"],
+        )
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        from PIL import Image
+
+        images = [Image.open(io.BytesIO(data)).convert("RGB") for data in model_input["image"]]
+        rows = [
+            (i, b.label, b.confidence, b.box.xmin, b.box.ymin, b.box.xmax, b.box.ymax)
+            for i, boxes in enumerate(self.detector(images))
+            for b in boxes
+        ]
+        return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+
+
+class PortionModel(mlflow.pyfunc.PythonModel):
+    """Input rows: label, view (S/T), w_cm, h_cm, crop_features (1280 floats). Output: grams, low, high.
+
+    Serving can call `unwrap_python_model().estimator.estimate(...)` for one box with its reference object.
+    """
+
+    def load_context(self, context) -> None:
+        from training.inference.portion_estimator import PortionEstimator
+
+        self.estimator = PortionEstimator.load(Path(context.artifacts["portion"]))
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        features = np.stack([np.asarray(f, dtype=np.float32) for f in model_input["crop_features"]])
+        return self.estimator.predict_frame(model_input[["label", "view", "w_cm", "h_cm"]], features)
+
+
+def detector_signature():
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    return ModelSignature(
+        inputs=Schema([ColSpec("binary", "image")]),
+        outputs=Schema(
+            [ColSpec("long", "row"), ColSpec("string", "label"), ColSpec("double", "confidence")]
+            + [ColSpec("double", c) for c in ("xmin", "ymin", "xmax", "ymax")]
+        ),
+    )
+
+
+def portion_signature():
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import Array
+
+    return ModelSignature(
+        inputs=Schema(
+            [
+                ColSpec("string", "label"),
+                ColSpec("string", "view"),
+                ColSpec("double", "w_cm"),
+                ColSpec("double", "h_cm"),
+                ColSpec(Array("double"), "crop_features"),
+            ]
+        ),
+        outputs=Schema([ColSpec("double", "grams"), ColSpec("double", "low"), ColSpec("double", "high")]),
+    )
+
+
+def log_detector(detector_dir: Path, backbone_dir: Path, served: dict) -> None:
+    """Log the food detector as "model" in the active MLflow run; `served` (imgsz, conf, pad_fraction) goes with it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "config.json"
+        config.write_text(json.dumps(served))
+        artifacts = {"detector": str(detector_dir), "backbone": str(backbone_dir), "config": str(config)}
+        _log(FoodDetectorModel(), artifacts, detector_signature(), DETECTOR_REQUIREMENTS)
+
+
+def log_portion(portion_dir: Path) -> None:
+    """Log the portion estimator as "model" in the active MLflow run."""
+    _log(PortionModel(), {"portion": str(portion_dir)}, portion_signature(), PORTION_REQUIREMENTS)
+
+
+def _log(
+    python_model: mlflow.pyfunc.PythonModel, artifacts: dict[str, str], signature, requirements: list[str]
+) -> None:
+    mlflow.pyfunc.log_model(
+        name="model",
+        python_model=python_model,
+        artifacts=artifacts,
+        code_paths=[str(CODE)],
+        signature=signature,
+        pip_requirements=requirements,
+    )
+
+
+def class_path(model_class: type) -> str:
+    """The import path MLflow's pickle records for a python_model class: a registered version loads only where it
+    resolves, so it is part of what `artifact_fingerprint` keys a registration on (moving the class registers anew)."""
+    return f"{model_class.__module__}.{model_class.__qualname__}"
