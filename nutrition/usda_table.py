@@ -54,6 +54,8 @@ class FoodFacts:
 
 
 _TOKEN = re.compile(r"[a-z]+")
+# The files `dvc repro nutrition_table` writes, in the order NutritionTable takes them.
+TABLE_FILES = ("foods.parquet", "portions.parquet", "ecustfd_foods.parquet")
 
 
 class NutritionTable:
@@ -67,7 +69,7 @@ class NutritionTable:
     @classmethod
     def load(cls, directory: Path | str) -> NutritionTable:
         directory = Path(directory)
-        files = [directory / n for n in ("foods.parquet", "portions.parquet", "ecustfd_foods.parquet")]
+        files = [directory / n for n in TABLE_FILES]
         if missing := [str(f) for f in files if not f.is_file()]:
             raise FileNotFoundError(f"nutrition tables missing: {missing} (run `dvc repro nutrition_table`)")
         import pandas as pd

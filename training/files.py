@@ -6,6 +6,8 @@ training/inference/, the crop features in training/data/crop_features.py.
 
 from __future__ import annotations
 
+from nutrition.usda_table import TABLE_FILES
+
 # prepare → paths.prepared (and paths.data_reports)
 IMAGES_FILE = "images.parquet"  # one row per photo, with its split
 OBJECTS_FILE = "objects.parquet"  # one row per annotated box
@@ -15,7 +17,7 @@ YOLO_DATA_FILE = "data.yaml"  # what ultralytics reads of a YOLO dataset
 SUMMARY_FILE = "summary.json"
 
 # nutrition_table → paths.nutrition, as nutrition.NutritionTable.load reads them
-NUTRITION_FILES = ("foods.parquet", "portions.parquet", "ecustfd_foods.parquet")
+NUTRITION_FILES = TABLE_FILES
 
 # train_detector, train_portion → paths.detector, paths.portion
 TRAINING_FILE = "training.json"  # how the model was trained

@@ -92,3 +92,29 @@ def test_the_registered_champions_load_in_either_order_on_the_deployed_code(tiny
         package, first_model_code = map(Path, out.stdout.split())
         assert package == repo_root / "training" / "__init__.py"
         assert first_model_code.is_relative_to(repo_root / "training" / "inference")
+
+
+def test_bentofile_and_model_requirements_pin_what_constraints_pin(repo_root):
+    """bentofile.yaml is static YAML for `bentoml build`, so it repeats the pins: it must repeat them exactly."""
+    import re
+
+    import yaml
+
+    from training.inference.pyfunc import detector_requirements, portion_requirements
+
+    def canonical(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name.strip()).lower()
+
+    constraints = {}
+    for line in (repo_root / "constraints.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, pin = line.split("==", 1)
+            constraints[canonical(name)] = pin.strip()
+    bento = yaml.safe_load((repo_root / "bentofile.yaml").read_text())["python"]["packages"]
+    for requirement in bento + detector_requirements() + portion_requirements():
+        if "==" in requirement:
+            name, pin = requirement.split("==", 1)
+            assert pin.split("+")[0] == constraints[canonical(name)].split("+")[0], (
+                requirement,
+                constraints[canonical(name)],
+            )

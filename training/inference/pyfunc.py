@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 import mlflow.pyfunc
@@ -16,8 +17,22 @@ import numpy as np
 import pandas as pd
 
 CODE = Path(__file__).resolve().parent  # all the code a registered model ships (see training/inference/__init__.py)
-DETECTOR_REQUIREMENTS = ["torch==2.13.0", "torchvision==0.28.0", "ultralytics==8.4.190", "pillow", "pandas", "numpy"]
-PORTION_REQUIREMENTS = ["torch==2.13.0", "pandas", "numpy"]
+
+
+def pinned(*names: str) -> list[str]:
+    """`name==version` of the installed distributions (a local tag such as `+cpu` dropped): the versions the
+    model was trained and logged with, pinned in constraints.txt and pyproject.toml, not written again here."""
+    return [f"{name}=={version(name).split('+')[0]}" for name in names]
+
+
+def detector_requirements() -> list[str]:
+    return [*pinned("torch", "torchvision", "ultralytics"), "pillow", "pandas", "numpy"]
+
+
+def portion_requirements() -> list[str]:
+    return [*pinned("torch"), "pandas", "numpy"]
+
+
 OUTPUT_COLUMNS = ["row", "label", "confidence", "xmin", "ymin", "xmax", "ymax"]
 
 
@@ -106,12 +121,12 @@ def log_detector(detector_dir: Path, backbone_dir: Path, served: dict) -> None:
         config = Path(tmp) / "config.json"
         config.write_text(json.dumps(served))
         artifacts = {"detector": str(detector_dir), "backbone": str(backbone_dir), "config": str(config)}
-        _log(FoodDetectorModel(), artifacts, detector_signature(), DETECTOR_REQUIREMENTS)
+        _log(FoodDetectorModel(), artifacts, detector_signature(), detector_requirements())
 
 
 def log_portion(portion_dir: Path) -> None:
     """Log the portion estimator as "model" in the active MLflow run."""
-    _log(PortionModel(), {"portion": str(portion_dir)}, portion_signature(), PORTION_REQUIREMENTS)
+    _log(PortionModel(), {"portion": str(portion_dir)}, portion_signature(), portion_requirements())
 
 
 def _log(
