@@ -53,6 +53,7 @@ def main(
     """Compare model, class-mean and geometric baselines, per photo and per item; write metrics and plots."""
     from nutrition import NutritionTable
     from training.atomic import write_json
+    from training.bootstrap import ItemBootstrap
     from training.data.crop_features import load_features
     from training.data.ecustfd import load_manifest
     from training.files import BASELINES_FILE, CV_FILE, METRICS_FILE, TRAINING_FILE
@@ -60,6 +61,7 @@ def main(
     from training.portion.baselines import ClassMeanBaseline, GeometricBaseline
     from training.portion.fit import portion_rows
     from training.portion.metrics import evaluate
+    from training.registry import data_version
 
     setup_logging()
     params = load_params()
@@ -70,24 +72,37 @@ def main(
 
     images, _ = load_manifest(paths.prepared)
     index, features = load_features(paths.features)
-    test_mask = (index["split"] == "test").to_numpy()
-    rows = portion_rows(index[test_mask].reset_index(drop=True), images)
-    feats = features[test_mask]
     estimator = PortionEstimator.load(paths.portion)
     saved = json.loads((paths.portion / BASELINES_FILE).read_text())
     class_mean, geometric = ClassMeanBaseline(**saved["class_mean"]), GeometricBaseline(**saved["geometric"])
-    with_coin = (rows["reference"] == "coin").to_numpy()
-    coin_rows, coin_feats = rows[with_coin].reset_index(drop=True), feats[with_coin]
 
-    model_pred = estimator.predict_frame(coin_rows, coin_feats)
-    results = {
-        name: evaluate(coin_rows, pred, table.kcal)
-        for name, pred in (
-            ("model", model_pred),
-            ("class_mean", class_mean.predict(coin_rows)),
-            ("geometric", geometric.predict(coin_rows)),
-        )
-    }
+    def with_coin(split: str):
+        """The split's boxes on photos with a coin (rows and features), and which crops are the split's."""
+        mask = (index["split"] == split).to_numpy()
+        rows = portion_rows(index[mask].reset_index(drop=True), images)
+        coin = (rows["reference"] == "coin").to_numpy()
+        return rows[coin].reset_index(drop=True), features[mask][coin], mask
+
+    def scored(rows, feats, bootstrap=None):
+        """Model and both baselines on the same boxes (each figure's interval with a bootstrap); the model's grams."""
+        model_pred = estimator.predict_frame(rows, feats)
+        results = {
+            name: evaluate(rows, pred, table.kcal, bootstrap)
+            for name, pred in (
+                ("model", model_pred),
+                ("class_mean", class_mean.predict(rows)),
+                ("geometric", geometric.predict(rows)),
+            )
+        }
+        return results, model_pred
+
+    coin_rows, coin_feats, test_mask = with_coin("test")
+    feats = features[test_mask]
+    bootstrap = ItemBootstrap(coin_rows["item_id"])
+    results, model_pred = scored(coin_rows, coin_feats, bootstrap)
+    # The same figures on the validation items, for the registration gate (chosen on val, reported on test).
+    val_rows, val_feats, _ = with_coin("val")
+    val_results, _ = scored(val_rows, val_feats)
     typical = json.loads((paths.portion / TRAINING_FILE).read_text())["typical_mm_per_px"]
     no_ref = portion_rows(index[test_mask].reset_index(drop=True), images, typical_mm_per_px=typical)
     widen = estimator.meta["no_reference_sigma"]
@@ -101,10 +116,15 @@ def main(
     ]
 
     metrics = {
+        "data_version": data_version(),
         "n_test_items": int(coin_rows["item_id"].nunique()),
         "n_test_images": int(coin_rows["image"].nunique()),
         "n_test_boxes": len(coin_rows),
         "test": {name: r["photo"] for name, r in results.items()},
+        "bootstrap": bootstrap.spec(),
+        "n_val_items": int(val_rows["item_id"].nunique()),
+        "n_val_images": int(val_rows["image"].nunique()),
+        "val": {name: r["photo"] for name, r in val_results.items()},
         "test_item_level": {name: r["item"] for name, r in results.items()},
         "test_per_class": {name: r["per_class"] for name, r in results.items()},
         "test_view_unknown": {"model": as_served, "note": "view hidden, as for photos people send"},
@@ -116,9 +136,11 @@ def main(
     frame.to_csv(reports / "predictions.csv", index=False)
     scatter_plot(frame, reports / "predicted_vs_true.png")
     m, c, g = (metrics["test"][k] for k in ("model", "class_mean", "geometric"))
+    v = metrics["val"]["model"]
     typer.echo(
         f"evaluate_portion on {metrics['n_test_images']} photos of {metrics['n_test_items']} held-out items — mass MAPE: "
-        f"model {m['mass_mape']:.3f}, class-mean {c['mass_mape']:.3f}, geometric {g['mass_mape']:.3f}; "
+        f"model {m['mass_mape']:.3f} [{m['mass_mape_ci95'][0]:.3f}, {m['mass_mape_ci95'][1]:.3f}], "
+        f"class-mean {c['mass_mape']:.3f}, geometric {g['mass_mape']:.3f} (val: model {v['mass_mape']:.3f}); "
         f"within ±20 % kcal: model {m['within_20pct_kcal']:.3f}; interval coverage {m['interval_coverage']:.3f}"
     )
 

@@ -1,11 +1,11 @@
-"""Stage register_detector: log the detector to MLflow, export ONNX, and move `champion` only through the gate.
+"""Stage register_detector: log the detector to MLflow (plus an ONNX export of the localiser beside it), and move
+`champion` only through the gate. The receipt says what serving runs: the torch weights, through the pyfunc.
 
 Runs on every `dvc repro` and registers nothing when the registry already holds these exact artifacts.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -18,31 +18,26 @@ from training.config import load_params
 app = stage_app(__doc__)
 
 
-def flat_metrics(metrics: dict) -> dict[str, float]:
-    test = metrics["test"]
-    flat = {k: float(v) for k, v in test.items() if isinstance(v, (int, float))}
-    flat.update({f"ap50_{k}": v["ap50"] for k, v in test["per_class"].items()})
-    flat["baseline_food_top1"] = float(metrics["baseline"]["food_top1"])
-    return flat
-
-
 @app.command()
 def main(
     receipt: Annotated[
         Path | None, typer.Option(help="Receipt JSON (default: <detector reports>/registration.json).")
     ] = None,
 ) -> None:
-    """Register food-detector; the receipt says which version is champion and which format to serve."""
+    """Register food-detector; the receipt says which version is champion, what serving runs and whether ONNX was
+    exported."""
     from training.atomic import write_json
-    from training.files import METRICS_FILE, RECEIPT_FILE
+    from training.files import METRICS_FILE, RECEIPT_FILE, THRESHOLDS_FILE
     from training.inference.localiser import WEIGHTS_FILE
+    from training.inference.plate import THRESHOLDS_KEY, served_thresholds
     from training.inference.pyfunc import FoodDetectorModel, class_path, log_detector
     from training.inference.yolo_env import load_ultralytics
     from training.registry import (
+        GATE_SPLIT,
         artifact_fingerprint,
-        data_version,
         log_reports,
         mlflow_client,
+        read_metrics,
         receipt_line,
         register_with_gate,
     )
@@ -50,13 +45,15 @@ def main(
     setup_logging()
     params = load_params()
     paths, cfg, train = params.paths, params.register_detector, params.train_detector
-    metrics = json.loads((paths.detector_reports / METRICS_FILE).read_text())
+    metrics, scored_on = read_metrics(paths.detector_reports / METRICS_FILE)  # val_* decide, test_* are reported
     receipt = receipt or paths.detector_reports / RECEIPT_FILE
 
     served_config = {
         "imgsz": train.active.imgsz,
         "conf": cfg.conf,
         "pad_fraction": params.extract_features.pad_fraction,
+        # chosen on the val photos by tune_serving; serving applies them unless PLATE_SERVING_* say otherwise
+        THRESHOLDS_KEY: served_thresholds(paths.serving / THRESHOLDS_FILE).to_dict(),
     }
     fingerprint = artifact_fingerprint(
         paths.detector, paths.backbone, extra={**served_config, "python_model": class_path(FoodDetectorModel)}
@@ -89,19 +86,22 @@ def main(
                 **train.active.model_dump(),
                 "classifier_c_grid": str(train.classifier.c_grid),
             },
-            metrics=flat_metrics(metrics),
-            tags={"data_version": data_version(), "profile": train.profile},
-            gate_metric=cfg.gate_metric,
+            metrics=metrics,
+            tags={"profile": train.profile},
+            data_version=scored_on,
+            gate_metric=f"{GATE_SPLIT}_{cfg.gate_metric}",
             threshold=cfg.min_food_top1,
             fingerprint=fingerprint,
         )
         if result["reused"]:
             run_artifacts = mlflow_client().list_artifacts(result["run_id"], "onnx")
             exported_onnx.append(bool(run_artifacts))
-    # The format serving should prefer when an ONNX export exists; benchmarks/detector_latency.py compares the two
-    # (on the shared 2-core CPU the result was mixed: ONNX faster at 256 and 640 px, slower at 480).
-    # Serving still runs the torch weights through the pyfunc.
-    result["serving_format"] = "onnx" if any(exported_onnx) else "torch"
+    # What serving runs: BentoML loads the registered pyfunc, and PlateModels.from_pyfuncs unwraps its FoodDetector,
+    # whose Localiser loads localiser.pt (serving/service.py, training/inference/plate.py): torch, always. The ONNX
+    # export is an extra artifact of the run (onnx/localiser.onnx), served by nothing; benchmarks/detector_latency.py
+    # compares the two (on the shared 2-core CPU the result was mixed: ONNX faster at 256 and 640 px, slower at 480).
+    result["serving_format"] = "torch"
+    result["onnx_exported"] = any(exported_onnx)
     write_json(receipt, result)
     typer.echo("register_detector: " + receipt_line(result))
 

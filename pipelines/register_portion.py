@@ -1,11 +1,11 @@
-"""Stage register_portion: log the portion estimator to MLflow; `champion` only if it clearly beats class-mean.
+"""Stage register_portion: log the portion estimator to MLflow; `champion` only if it clearly beats class-mean
+on the validation items (test metrics are logged beside, never compared).
 
 Runs on every `dvc repro` and registers nothing when the registry already holds these exact artifacts.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -23,20 +23,26 @@ def main(
         Path | None, typer.Option(help="Receipt JSON (default: <portion reports>/registration.json).")
     ] = None,
 ) -> None:
-    """Register portion-estimator; the gate is a share of the class-mean baseline's error."""
+    """Register portion-estimator; the gate is a share of the class-mean baseline's error, both on val items."""
     from training.atomic import write_json
     from training.files import METRICS_FILE, RECEIPT_FILE
     from training.inference.pyfunc import PortionModel, class_path, log_portion
-    from training.registry import artifact_fingerprint, data_version, log_reports, receipt_line, register_with_gate
+    from training.registry import (
+        GATE_SPLIT,
+        artifact_fingerprint,
+        log_reports,
+        read_metrics,
+        receipt_line,
+        register_with_gate,
+    )
 
     setup_logging()
     params = load_params()
     paths, cfg = params.paths, params.register_portion
-    metrics = json.loads((paths.portion_reports / METRICS_FILE).read_text())
+    metrics, scored_on = read_metrics(paths.portion_reports / METRICS_FILE)  # val_* decide, test_* are reported
     receipt = receipt or paths.portion_reports / RECEIPT_FILE
-    flat = {f"{model}_{k}": float(v) for model, values in metrics["test"].items() for k, v in values.items()}
-    flat[cfg.gate_metric] = flat[f"model_{cfg.gate_metric}"]
-    threshold = flat[f"class_mean_{cfg.gate_metric}"] * (1 - cfg.min_gain_over_class_mean)
+    gate_metric = f"{GATE_SPLIT}_model_{cfg.gate_metric}"
+    threshold = metrics[f"{GATE_SPLIT}_class_mean_{cfg.gate_metric}"] * (1 - cfg.min_gain_over_class_mean)
 
     def log_model(mlflow):
         log_portion(paths.portion)
@@ -46,9 +52,10 @@ def main(
         model_name=cfg.model_name,
         log_model=log_model,
         params=params.train_portion.model_dump(),
-        metrics=flat,
-        tags={"data_version": data_version()},
-        gate_metric=cfg.gate_metric,
+        metrics=metrics,
+        tags={},
+        data_version=scored_on,
+        gate_metric=gate_metric,
         threshold=threshold,
         higher_is_better=False,
         fingerprint=artifact_fingerprint(paths.portion, extra={"python_model": class_path(PortionModel)}),

@@ -25,7 +25,13 @@ def main(
 
     from training.atomic import atomic_dir, write_json
     from training.data.crop_features import load_features
-    from training.detector.fit import copy_run_artifacts, localiser_dataset, select_and_fit_classifier, train_localiser
+    from training.detector.fit import (
+        copy_run_artifacts,
+        localiser_dataset,
+        resolve_device,
+        select_and_fit_classifier,
+        train_localiser,
+    )
     from training.files import TRAINING_FILE, YOLO_DIR
     from training.inference.crop_classifier import WEIGHTS_FILE as CLASSIFIER_FILE
     from training.inference.localiser import WEIGHTS_FILE
@@ -36,6 +42,7 @@ def main(
     if profile is not None:
         cfg = cfg.model_copy(update={"profile": profile})
     profile = cfg.active
+    device = resolve_device(cfg.device)  # before the classifier: a GPU asked for and absent fails at once
     out = out or params.paths.detector
 
     index, features = load_features(params.paths.features)
@@ -48,7 +55,7 @@ def main(
         data_yaml = localiser_dataset(params.paths.prepared / YOLO_DIR, Path(work) / "data")
         started = time.perf_counter()
         best, history = train_localiser(
-            data_yaml, Path(work) / "runs", {**profile.model_dump(), **cfg.augmentation}, seed=cfg.seed
+            data_yaml, Path(work) / "runs", {**profile.model_dump(), **cfg.augmentation}, seed=cfg.seed, device=device
         )
         minutes = (time.perf_counter() - started) / 60
         best.replace(scratch / WEIGHTS_FILE)

@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
+from nutrition.usda_table import TABLE_FILES as NUTRITION_FILES
 from training import registry
-from training.files import NUTRITION_FILES
 
 log = logging.getLogger(__name__)
 

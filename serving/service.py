@@ -25,7 +25,7 @@ from serving.analyzer import MealAnalyzer
 from serving.image_input import ImageLimits, ImageRejected
 from serving.import_models import DETECTOR, NUTRITION, PORTION
 from serving.schemas import AnalyzeResponse, ModelVersion
-from training.inference.plate import FoodFinding, PlateFindings, PlateModels, Thresholds
+from training.inference.plate import FoodFinding, PlateFindings, PlateModels, Thresholds, registered_thresholds
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 16
@@ -39,13 +39,20 @@ class ServingSettings(BaseSettings):
     max_upload_mb: float = 10.0
     max_pixels: int = 40_000_000
     batching: bool = True  # False: one photo per model call (for comparison in benchmarks/serving.py)
-    food_threshold: float = Thresholds.food
-    coin_threshold: float = Thresholds.coin
-    overlap_iou: float = Thresholds.overlap_iou
+    # Unset: the thresholds the champion food-detector was registered with (chosen on the validation photos by the
+    # pipeline's tune_serving stage); set, they replace it.
+    food_threshold: float | None = None
+    coin_threshold: float | None = None
+    overlap_iou: float | None = None
 
     @property
     def limits(self) -> ImageLimits:
         return ImageLimits(max_bytes=int(self.max_upload_mb * 1024 * 1024), max_pixels=self.max_pixels)
+
+    def thresholds(self, registered: Thresholds) -> Thresholds:
+        """The detector's `registered` thresholds, with each one a PLATE_SERVING_* variable sets in its place."""
+        overrides = {"food": self.food_threshold, "coin": self.coin_threshold, "overlap_iou": self.overlap_iou}
+        return dataclasses.replace(registered, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def _version(model: bentoml.Model) -> ModelVersion:
@@ -63,13 +70,11 @@ class PlateInference:
     portion = BentoModel(PORTION)
 
     def __init__(self) -> None:
-        settings = ServingSettings()
-        thresholds = Thresholds(
-            food=settings.food_threshold, coin=settings.coin_threshold, overlap_iou=settings.overlap_iou
-        )
-        self.models = PlateModels.from_pyfuncs(
-            bentoml.mlflow.load_model(self.detector), bentoml.mlflow.load_model(self.portion), thresholds
-        )
+        detector = bentoml.mlflow.load_model(self.detector)
+        registered = registered_thresholds(detector.unwrap_python_model())
+        thresholds = ServingSettings().thresholds(registered)
+        log.info("thresholds %s (registered with the detector: %s)", thresholds, registered)
+        self.models = PlateModels.from_pyfuncs(detector, bentoml.mlflow.load_model(self.portion), thresholds)
         self.models([Image.new("RGB", (64, 64))])  # warm-up: the first torch calls are slow
 
     @bentoml.api(batchable=True, max_batch_size=MAX_BATCH, max_latency_ms=60_000)

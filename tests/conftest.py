@@ -5,7 +5,10 @@ tiny SR28 in its real file format, a small real USDA table, and tiny REAL models
 epochs on a dozen real photos, a crop classifier and a portion estimator fitted on their boxes' features (with
 training/, like the pipeline), registered as `champion` in a temporary MLflow store and imported into a temporary
 BentoML store. Tests check contract and behaviour, not accuracy. The weights are cached in
-`.cache/serving-test-models/<hash of the code>`."""
+`.cache/serving-test-models/<hash of the code>`.
+
+A test whose real data is absent skips; with PLATE_REQUIRE_DATA=1 (set by .ci/run: CI always has ../shared/data)
+it fails instead, so that a broken data path cannot pass CI as a row of skips."""
 
 from __future__ import annotations
 
@@ -16,12 +19,14 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from usda_subset import subset_table, write_subset_tables
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_ECUSTFD = Path(os.environ.get("ECUSTFD_DIR", REPO.parent / "shared" / "data" / "ecustfd"))
+REQUIRE_DATA_ENV = "PLATE_REQUIRE_DATA"
 
 # A few items of several kinds: plain foods, a two-item class, the `egg002s` spelling, a mix item,
 # and mix002, which holds one of the two photos without a coin.
@@ -62,9 +67,16 @@ def module_imports() -> Callable[[Path], set[str]]:
     return _module_imports
 
 
+def data_absent(reason: str) -> NoReturn:
+    """Skip a test whose real data is not on this machine; fail it under PLATE_REQUIRE_DATA=1 (CI)."""
+    if os.environ.get(REQUIRE_DATA_ENV, "") not in ("", "0"):
+        pytest.fail(f"{reason} [{REQUIRE_DATA_ENV} is set: data must be present]", pytrace=False)
+    pytest.skip(reason)
+
+
 def _require_shared() -> Path:
     if not (SHARED_ECUSTFD / "Annotations").is_dir():
-        pytest.skip(f"real ECUSTFD not found at {SHARED_ECUSTFD} (set ECUSTFD_DIR)")
+        data_absent(f"real ECUSTFD not found at {SHARED_ECUSTFD} (set ECUSTFD_DIR)")
     return SHARED_ECUSTFD
 
 
@@ -318,7 +330,7 @@ def _check_bentoml_home(home: Path) -> None:
 def tiny_models(tmp_path_factory) -> TinyModels:
     """Tiny real champions, registered and imported; os.environ points MLflow and BentoML at them."""
     if not (SHARED_ECUSTFD / "JPEGImages").is_dir():
-        pytest.skip(f"real ECUSTFD not found at {SHARED_ECUSTFD} (set ECUSTFD_DIR): the tiny models train on it")
+        data_absent(f"real ECUSTFD not found at {SHARED_ECUSTFD} (set ECUSTFD_DIR): the tiny models train on it")
     root = tmp_path_factory.mktemp("tiny-models")
     cache = REPO / ".cache" / "serving-test-models"
     backbone = _backbone(cache)
@@ -361,12 +373,12 @@ def tiny_photo(request) -> str:
 
 @pytest.fixture(scope="session")
 def photo_bytes() -> Callable[[str], bytes]:
-    """`photo_bytes(name)`: the bytes of a real ECUSTFD photo; skips the test when the data is absent."""
+    """`photo_bytes(name)`: the bytes of a real ECUSTFD photo; skips the test when the data is absent (`data_absent`)."""
 
     def read(name: str) -> bytes:
         path = SHARED_ECUSTFD / "JPEGImages" / name
         if not path.is_file():
-            pytest.skip(f"real ECUSTFD photo not found at {path} (set ECUSTFD_DIR)")
+            data_absent(f"real ECUSTFD photo not found at {path} (set ECUSTFD_DIR)")
         return path.read_bytes()
 
     return read

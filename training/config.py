@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -36,6 +36,8 @@ class Paths(_Section):
     portion: Path
     portion_reports: Path
     meal_reports: Path
+    serving: Path
+    serving_reports: Path
 
 
 class EcustfdSource(_Section):
@@ -91,6 +93,9 @@ class ClassifierParams(_Section):
 class TrainDetectorParams(_Section):
     profile: str
     seed: int
+    # Where the localiser trains: `auto` is cuda:0 when torch sees a GPU, else cpu (training/detector/fit.py
+    # resolves it). Serving and the evaluate stages run on the CPU whatever this says.
+    device: str = Field(default="auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     profiles: dict[str, DetectorProfile]
     augmentation: dict[str, float]
     classifier: ClassifierParams
@@ -107,6 +112,26 @@ class RegisterDetectorParams(_Section):
     gate_metric: str
     min_food_top1: float = Field(ge=0, le=1)
     conf: float = Field(gt=0, lt=1)
+
+
+ThresholdValue = Annotated[float, Field(ge=0, lt=1)]
+OverlapValue = Annotated[float, Field(gt=0, le=1)]
+# tune_serving's objectives: a figure of evaluate_meal's "model" section, and whether higher is better.
+SERVING_OBJECTIVES = {"meal_within_20pct_kcal": True, "meal_kcal_mape": False}
+
+
+class TuneServingParams(_Section):
+    """The served thresholds' grid, swept on the validation photos; ties go to the earliest grid point."""
+
+    objective: Literal["meal_within_20pct_kcal", "meal_kcal_mape"]
+    tie_tolerance: float = Field(default=0.0, ge=0)
+    food: list[ThresholdValue] = Field(min_length=1)
+    coin: list[ThresholdValue] = Field(min_length=1)
+    overlap_iou: list[OverlapValue] = Field(min_length=1)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return SERVING_OBJECTIVES[self.objective]
 
 
 class TrainPortionParams(_Section):
@@ -142,6 +167,7 @@ class Params(BaseModel):
     extract_features: ExtractFeaturesParams
     train_detector: TrainDetectorParams
     register_detector: RegisterDetectorParams
+    tune_serving: TuneServingParams
     train_portion: TrainPortionParams
     register_portion: RegisterPortionParams
 

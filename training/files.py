@@ -6,8 +6,6 @@ training/inference/, the crop features in training/data/crop_features.py.
 
 from __future__ import annotations
 
-from nutrition.usda_table import TABLE_FILES
-
 # prepare → paths.prepared (and paths.data_reports)
 IMAGES_FILE = "images.parquet"  # one row per photo, with its split
 OBJECTS_FILE = "objects.parquet"  # one row per annotated box
@@ -16,13 +14,16 @@ YOLO_DIR = "yolo"  # the 20-class YOLO dataset
 YOLO_DATA_FILE = "data.yaml"  # what ultralytics reads of a YOLO dataset
 SUMMARY_FILE = "summary.json"
 
-# nutrition_table → paths.nutrition, as nutrition.NutritionTable.load reads them
-NUTRITION_FILES = TABLE_FILES
+# nutrition_table → paths.nutrition: nutrition.usda_table.TABLE_FILES, beside the code that reads them
 
 # train_detector, train_portion → paths.detector, paths.portion
 TRAINING_FILE = "training.json"  # how the model was trained
 BASELINES_FILE = "baselines.json"  # the portion estimator's class-mean and geometric baselines
 CV_FILE = "cv.json"  # the portion estimator's item-grouped cross-validation
+
+# tune_serving → paths.serving (read by evaluate_meal, shipped by register_detector) and paths.serving_reports
+THRESHOLDS_FILE = "thresholds.json"  # the served thresholds, chosen on the val photos
+SWEEP_FILE = "sweep.csv"  # one row per grid point tried
 
 # evaluate_*, register_* → the report folders
 METRICS_FILE = "metrics.json"

@@ -5,6 +5,11 @@ cannot track it. Registration is therefore idempotent and keyed by the content o
 (`artifact_fingerprint`): the register stages run on every `dvc repro` (`always_changed`), find the
 version already holding these exact artifacts and register nothing, or register them when the registry
 lacks them (a fresh clone, a deleted `mlflow.db`, a new tracking server).
+
+Choosing is done on validation only: the gate reads the `val` section of a stage's metrics (`GATE_SPLIT`), logged
+as `val_*`; the `test` section is logged as `test_*` and reported, never compared. A candidate is compared with the
+champion only when the champion's run was scored on the same data version and logged the same gate metric;
+otherwise the threshold alone decides (see `register_with_gate`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ CHAMPION = "champion"  # the alias serving imports
 DETECTOR_MODEL = "food-detector"  # the registered models, by the names serving imports them under
 PORTION_MODEL = "portion-estimator"
 FINGERPRINT_TAG = "artifact_sha256"
+DATA_VERSION_TAG = "data_version"  # the run tag: which data the run's metrics were computed on
+GATE_SPLIT = "val"  # the metrics section every gate reads; "test" is only logged and reported
+REPORTED_SPLIT = "test"
 
 
 def tracking_uri() -> str:
@@ -66,6 +74,51 @@ def data_version(lock_file: Path = Path("dvc.lock"), stage: str = "prepare") -> 
         return "unknown"
     outs = (yaml.safe_load(lock_file.read_text()) or {}).get("stages", {}).get(stage, {}).get("outs", [])
     return ",".join(f"{o['path']}:{o.get('md5', '?')}" for o in outs) or "unknown"
+
+
+def split_metrics(metrics: dict, split: str, source: Path | str) -> dict:
+    """`metrics[split]`, or a LookupError that says which file lacks it and what to run."""
+    section = metrics.get(split)
+    if not isinstance(section, dict):
+        raise LookupError(
+            f"{source} has no {split!r} section (it has {sorted(metrics)}): the gate chooses on validation metrics "
+            f"only, so the evaluate stage must score the {split} split too; re-run it (`dvc repro`)"
+        )
+    return section
+
+
+def flat_metrics(section: dict, prefix: str) -> dict[str, float]:
+    """A nested section of numbers as flat MLflow metrics: {"a": {"b": 1}} → {"<prefix>_a_b": 1.0}.
+
+    Strings, lists and booleans (rules, notes, intervals) are left out.
+    """
+    flat = {}
+    for key, value in section.items():
+        name = f"{prefix}_{key}"
+        if isinstance(value, dict):
+            flat.update(flat_metrics(value, name))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            flat[name] = float(value)
+    return flat
+
+
+def read_metrics(path: Path) -> tuple[dict[str, float], str]:
+    """An evaluate stage's metrics.json as the flat metrics a register stage logs, and the data version they were
+    computed on (the file's `data_version`, else `data_version()` of dvc.lock now).
+
+    Every section is logged under its own name: `val_*` (what the gate reads), `test_*` (reported only), `cv_*`...
+
+    Raises:
+        LookupError: the file has no `val` (or no `test`) section.
+    """
+    metrics = json.loads(Path(path).read_text())
+    for split in (GATE_SPLIT, REPORTED_SPLIT):
+        split_metrics(metrics, split, path)
+    flat = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    for name, section in metrics.items():
+        if isinstance(section, dict):
+            flat.update(flat_metrics(section, name))
+    return flat, str(metrics.get("data_version") or data_version())
 
 
 def artifact_fingerprint(*paths: Path | str, extra: dict | None = None) -> str:
@@ -114,21 +167,37 @@ class GateResult:
     candidate: float
     threshold: float
     champion: float | None
+    not_compared: str | None = None  # why a champion's score was not compared (None: compared, or no champion)
 
 
-def gate(candidate: float, threshold: float, champion: float | None, higher_is_better: bool = True) -> GateResult:
-    """Pass when the candidate clears the threshold and is not worse than the current champion."""
+def gate(
+    candidate: float,
+    threshold: float,
+    champion: float | None,
+    higher_is_better: bool = True,
+    not_compared: str | None = None,
+) -> GateResult:
+    """Pass when the candidate clears the threshold and is not worse than the current champion.
+
+    `champion` None with `not_compared` set: there is a champion, but its score is not comparable (other data,
+    another metric); the threshold alone decides and the reason says so.
+    """
     sign = 1 if higher_is_better else -1
     if sign * (candidate - threshold) < 0:
         reason = f"{candidate:.4f} misses the threshold {threshold:.4f}"
     elif champion is not None and sign * (candidate - champion) < 0:
         reason = f"{candidate:.4f} is worse than the champion's {champion:.4f}"
     else:
-        reason = f"{candidate:.4f} clears {threshold:.4f}" + (
-            f" and the champion's {champion:.4f}" if champion is not None else " (no champion yet)"
+        if champion is not None:
+            against = f" and the champion's {champion:.4f}"
+        else:
+            against = f" ({not_compared}: not compared)" if not_compared else " (no champion yet)"
+        return GateResult(
+            True, f"{candidate:.4f} clears {threshold:.4f}{against}", candidate, threshold, champion, not_compared
         )
-        return GateResult(True, reason, candidate, threshold, champion)
-    return GateResult(False, reason, candidate, threshold, champion)
+    if not_compared:
+        reason += f" ({not_compared}: not compared)"
+    return GateResult(False, reason, candidate, threshold, champion, not_compared)
 
 
 def current_champion(client, model_name: str):
@@ -141,12 +210,42 @@ def current_champion(client, model_name: str):
         return None
 
 
-def champion_metric(client, model_name: str, metric: str) -> float | None:
-    """The gate metric of the current champion's run, or None when there is no champion."""
-    version = current_champion(client, model_name)
-    if version is None:
-        return None
-    return client.get_run(version.run_id).data.metrics.get(metric)
+def known(data_version: str | None) -> bool:
+    return bool(data_version) and data_version != "unknown"
+
+
+def champion_metric(client, champion, metric: str, data_version: str | None) -> tuple[float | None, str | None]:
+    """The champion's `metric`, only when its run was scored on `data_version`: (value, None), else (None, why not).
+
+    Like with like only: a score on other data (another split, relabelled photos, more items) or under another
+    metric name (the test-gated versions before validation gating) says nothing about which model is better.
+    """
+    run = client.get_run(champion.run_id)
+    theirs = run.data.tags.get(DATA_VERSION_TAG)
+    if not known(data_version) or not known(theirs):
+        return None, f"champion v{champion.version}'s data version or this one is unknown"
+    if theirs != data_version:
+        return None, f"champion v{champion.version} scored on other data"
+    if metric not in run.data.metrics:
+        return None, f"champion v{champion.version} has no {metric}"
+    return run.data.metrics[metric], None
+
+
+def backfill_run(client, run_id: str, metrics: dict[str, float], data_version: str | None) -> None:
+    """Add to an already registered run the metrics it lacks (never overwriting one), when it was scored on this data
+    version or has none recorded: a version registered before validation gating then compares like with like."""
+    from mlflow.entities import Metric
+
+    run = client.get_run(run_id)
+    theirs = run.data.tags.get(DATA_VERSION_TAG)
+    if known(theirs) and theirs != data_version:
+        return
+    if known(data_version) and theirs != data_version:
+        client.set_tag(run_id, DATA_VERSION_TAG, data_version)
+    missing = {k: v for k, v in metrics.items() if k not in run.data.metrics}
+    if missing:
+        stamp = int(run.info.end_time or run.info.start_time or 0)
+        client.log_batch(run_id, metrics=[Metric(k, v, stamp, 0) for k, v in sorted(missing.items())])
 
 
 def register_with_gate(
@@ -158,18 +257,29 @@ def register_with_gate(
     tags: dict[str, str],
     gate_metric: str,
     threshold: float,
+    data_version: str | None = None,
     higher_is_better: bool = True,
     experiment: str = "plate-coach",
     fingerprint: str | None = None,
 ) -> dict:
     """Register the model unless the registry already holds it, and give it `champion` only if the gate passes.
 
+    The gate: `metrics[gate_metric]` must clear `threshold`, and must not be worse than the champion's same metric
+    when the champion's run carries the same `data_version` tag. A champion scored on other data (or without
+    `gate_metric`) is not compared: the threshold alone decides, and the reason says "champion ... scored on other
+    data: not compared". Refusing to displace it instead would freeze the champion at the first data version, since
+    nothing re-scores it on new data; the threshold is the floor every champion must clear.
+
     Args:
         log_model: called inside a new run as `log_model(mlflow)`; must log the model under name "model".
             Not called when a version with the same `fingerprint` exists.
-        metrics: flat name → value; `gate_metric` must be among them.
+        metrics: flat name → value; `gate_metric` must be among them. Validation metrics decide (`val_*`);
+            test metrics (`test_*`) are logged with them and never compared.
+        data_version: which data `metrics` were computed on (`data_version()`), tagged on the run; None or
+            "unknown": no champion is compared.
         fingerprint: content hash of what `log_model` logs (`artifact_fingerprint`); a version tagged with
-            it is reused instead of registering a duplicate. None: always register a new version.
+            it is reused instead of registering a duplicate (its run gets the metrics it lacks, see
+            `backfill_run`). None: always register a new version.
 
     Returns:
         A receipt: run id, version, whether it was reused, gate decision, the champion afterwards, tracking URI.
@@ -180,13 +290,16 @@ def register_with_gate(
         raise KeyError(f"gate metric {gate_metric!r} not among the logged metrics {sorted(metrics)}")
     existing = find_version(client, model_name, fingerprint) if fingerprint else None
     champion_before = current_champion(client, model_name)
-    if existing is not None and champion_before is not None and champion_before.version == existing.version:
-        previous = None  # it is the champion already: only the threshold applies
+    previous, not_compared = None, None
+    if champion_before is None or (existing is not None and champion_before.version == existing.version):
+        pass  # no champion, or it is the champion already: only the threshold applies
     else:
-        previous = champion_metric(client, model_name, gate_metric)
+        previous, not_compared = champion_metric(client, champion_before, gate_metric, data_version)
     if existing is None:
         mlflow.set_experiment(experiment)
-        run_tags = {**tags, FINGERPRINT_TAG: fingerprint} if fingerprint else tags
+        run_tags = {**tags, FINGERPRINT_TAG: fingerprint} if fingerprint else dict(tags)
+        if known(data_version):
+            run_tags[DATA_VERSION_TAG] = data_version
         with mlflow.start_run(run_name=model_name) as run:
             mlflow.log_params(params)
             mlflow.log_metrics(metrics)
@@ -198,7 +311,8 @@ def register_with_gate(
         run_id = run.info.run_id
     else:
         version, run_id = existing, existing.run_id
-    decision = gate(metrics[gate_metric], threshold, previous, higher_is_better)
+        backfill_run(client, run_id, metrics, data_version)
+    decision = gate(metrics[gate_metric], threshold, previous, higher_is_better, not_compared)
     if decision.passed:
         client.set_registered_model_alias(model_name, CHAMPION, version.version)
     after = current_champion(client, model_name)
@@ -219,6 +333,7 @@ def register_with_gate(
         "run_id": run_id,
         "fingerprint": fingerprint,
         "gate": {"metric": gate_metric, **asdict(decision)},
+        "data_version": data_version,
         "champion_version": champion,
         "tracking_uri": tracking_uri(),
     }

@@ -15,10 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
-from training.files import RECEIPT_FILE
+from training.files import RECEIPT_FILE, SWEEP_FILE, THRESHOLDS_FILE
+from training.inference.plate import THRESHOLDS_KEY
 from training.registry import CHAMPION, DETECTOR_MODEL, PORTION_MODEL
 
 pytestmark = pytest.mark.slow
@@ -49,6 +51,7 @@ def tiny_params(params: dict, ecustfd: Path, n_images: int) -> dict:
     # Models this small miss the real gates; the registry path under test is the same either way.
     params["register_detector"]["min_food_top1"] = 0.0
     params["register_portion"]["min_gain_over_class_mean"] = -100.0
+    params["tune_serving"].update(food=[0.1, 0.05], coin=[0.05], overlap_iou=[0.3, 0.7])  # 4 points, one detector pass
     return params
 
 
@@ -101,6 +104,16 @@ def test_fresh_clone_repro_registers_both_champions_and_repairs_a_lost_registry(
     assert {name: s["champion"] for name, s in state.items()} == dict.fromkeys(MODELS, 1), state
     receipt = json.loads((project / "reports" / "portion" / RECEIPT_FILE).read_text())
     assert receipt["champion_version"] == "1" and not receipt["reused"]
+    assert receipt["gate"]["metric"] == "val_model_mass_mape" and receipt["data_version"] != "unknown"
+    # The served thresholds were chosen on the val photos and ship inside the registered detector.
+    chosen = json.loads((project / "models" / "serving" / THRESHOLDS_FILE).read_text())
+    assert chosen["chosen_on"] == "val" and chosen["grid_points"] == 4
+    assert len(pd.read_csv(project / "reports" / "serving" / SWEEP_FILE)) == 4
+    meal = json.loads((project / "reports" / "meal" / "metrics.json").read_text())
+    assert meal["thresholds"] == chosen[THRESHOLDS_KEY]
+    detector_receipt = json.loads((project / "reports" / "detector" / RECEIPT_FILE).read_text())
+    assert detector_receipt["serving_format"] == "torch"  # serving runs the pyfunc's torch weights, ONNX or not
+    assert isinstance(detector_receipt["onnx_exported"], bool)
     lock_after_first = (project / "dvc.lock").read_text()
 
     # A second repro changes nothing: no stage but the registrations runs, and they find their versions.
@@ -110,6 +123,8 @@ def test_fresh_clone_repro_registers_both_champions_and_repairs_a_lost_registry(
     assert "Running stage 'train_" not in out, out
     assert registered(project, env) == state
     assert (project / "dvc.lock").read_text() == lock_after_first
+    reused = json.loads((project / "reports" / "detector" / RECEIPT_FILE).read_text())
+    assert reused["reused"] and reused["onnx_exported"] == detector_receipt["onnx_exported"]  # read from the run
 
     # The registry is lost (a new machine keeps the DVC cache, a teammate points at a new server...):
     # the next repro trains nothing and registers both again.

@@ -76,7 +76,8 @@ def test_localiser_overfits_a_few_training_photos(ecustfd_subset, tmp_path, monk
     photo = images.iloc[0]
     truth = objects[(objects["image"] == photo["image"]) & (objects["label"] != COIN)]
     truth_box = truth[["xmin", "ymin", "xmax", "ymax"]].to_numpy(dtype=float)[0]
-    detections = Localiser(best, imgsz=IMGSZ)([Image.open(raw / photo["image_path"]).convert("RGB")])[0]
+    # conf has no default (the served floor is params register_detector.conf): 0.05, the floor this check always had
+    detections = Localiser(best, imgsz=IMGSZ, conf=0.05)([Image.open(raw / photo["image_path"]).convert("RGB")])[0]
     foods = [d for d in detections if d.label == FOOD]
     assert foods, f"no food box on training photo {photo['image']}: {detections}"
     overlap = iou(truth_box, np.array([[d.xmin, d.ymin, d.xmax, d.ymax] for d in foods])).max()

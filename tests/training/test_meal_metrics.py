@@ -5,11 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from training.meal_metrics import ServedFood, TrueFood, match_foods, score_photo, summarize
+from training.bootstrap import ItemBootstrap
+from training.meal_metrics import ServedFood, TrueFood, coin_matches, match_foods, score_photo, summarize
 
 KCAL_PER_G = {"apple": 0.5, "bread": 2.5, "egg": 1.5}
 kcal_of = lambda name, grams: KCAL_PER_G[name] * grams  # noqa: E731
 class_mean = {"apple": 150.0, "bread": 40.0, "egg": 50.0}.__getitem__
+
+
+COIN_BOX = (300.0, 300.0, 330.0, 330.0)
 
 
 def served(name, box, grams):
@@ -33,14 +37,18 @@ def test_score_photo_counts_what_the_reply_would_say():
     truths = [TrueFood("apple", (0, 0, 100, 100), 200), TrueFood("egg", (200, 0, 260, 60), 50)]
     # the apple found and named right at 180 g; the egg missed; a bread box over nothing
     foods = [served("apple", (0, 0, 100, 100), 180), served("bread", (400, 400, 450, 450), 30)]
-    rows, meal = score_photo("p1", truths, foods, "coin", kcal_of, class_mean)
+    rows, meal = score_photo(
+        "p1", truths, foods, "coin", kcal_of, class_mean, reference_box=COIN_BOX, true_coin=COIN_BOX
+    )
     assert [r["found"] for r in rows] == [True, False]
     assert rows[0]["named"] == "apple" and rows[0]["grams"] == 180 and rows[0]["baseline_grams"] == 150
     assert meal["n_extra"] == 1 and meal["n_true"] == 2 and not meal["clean"]
     assert meal["kcal_true"] == pytest.approx(0.5 * 200 + 1.5 * 50)
     assert meal["kcal_model"] == pytest.approx(0.5 * 180 + 2.5 * 30)
     assert meal["kcal_baseline"] == pytest.approx(0.5 * 150 + 2.5 * 40)
-    _, apple_only = score_photo("p1", truths[:1], foods[:1], "coin", kcal_of, class_mean)
+    _, apple_only = score_photo(
+        "p1", truths[:1], foods[:1], "coin", kcal_of, class_mean, reference_box=COIN_BOX, true_coin=COIN_BOX
+    )
     assert apple_only["clean"]
 
 
@@ -52,16 +60,21 @@ def test_summarize_on_hand_values():
     ]
     foods, meals = [], []
     for image, truths, served_foods, reference in photos:
-        f, m = score_photo(image, truths, served_foods, reference, kcal_of, class_mean)
+        box = COIN_BOX if reference == "coin" else None
+        f, m = score_photo(
+            image, truths, served_foods, reference, kcal_of, class_mean, reference_box=box, true_coin=COIN_BOX
+        )
         foods += f
         meals.append(m)
     s = summarize(pd.DataFrame(foods), pd.DataFrame(meals))
     assert s["n_photos"] == 3 and s["n_foods"] == 3
+    assert s["n_photos_with_coin"] == 3 and s["n_photos_without_coin"] == 0
     assert s["detection"] == pytest.approx(
         {
             "food_found": 2 / 3,
             "food_found_and_named": 1 / 3,
             "coin_found": 2 / 3,
+            "false_reference": None,  # no photo without a coin to serve one on
             "extra_foods_per_photo": 0.0,
             "clean_photos": 1 / 3,
         }
@@ -78,3 +91,63 @@ def test_summarize_on_hand_values():
     # the baseline serves the same foods at class-mean grams: apple 150 (-25 %), egg 50 (-50 %)
     assert s["class_mean"]["mass_mape"] == pytest.approx(0.375)
     assert s["class_mean"]["meal_kcal_mape"] == pytest.approx((0.25 + 0.5 + 1.0) / 3)
+
+
+def coin_photo(image: str, served_coin, true_coin, item: str = "i") -> tuple[list[dict], dict]:
+    truths = [TrueFood("apple", (0, 0, 100, 100), 200)]
+    foods, meal = score_photo(
+        image,
+        truths,
+        [served("apple", (0, 0, 100, 100), 200)],
+        "coin" if served_coin else "none",
+        kcal_of,
+        class_mean,
+        reference_box=served_coin,
+        true_coin=true_coin,
+    )
+    return [{**f, "item_id": item} for f in foods], {**meal, "item_id": item}
+
+
+def test_a_coin_counts_as_found_only_over_the_annotated_one():
+    assert coin_matches(COIN_BOX, COIN_BOX)
+    assert coin_matches((305.0, 300.0, 335.0, 330.0), COIN_BOX)  # IoU 25/35 ≈ 0.71
+    assert not coin_matches((315.0, 300.0, 345.0, 330.0), COIN_BOX)  # IoU 15/45 ≈ 0.33: some other round thing
+    assert not coin_matches(None, COIN_BOX) and not coin_matches(COIN_BOX, None)
+    _, meal = coin_photo("p", (315.0, 300.0, 345.0, 330.0), COIN_BOX)
+    assert meal["reference"] == "coin" and not meal["coin_found"] and not meal["false_reference"]
+
+
+def test_a_coin_on_a_photo_without_one_is_a_false_reference():
+    rows = [
+        coin_photo("p1", COIN_BOX, COIN_BOX),  # found
+        coin_photo("p2", (315.0, 300.0, 345.0, 330.0), COIN_BOX),  # served, but beside the coin
+        coin_photo("p3", None, COIN_BOX),  # missed
+        coin_photo("p4", COIN_BOX, None),  # a coin where the photo has none
+        coin_photo("p5", None, None),  # none, rightly
+    ]
+    foods = pd.DataFrame([f for fs, _ in rows for f in fs])
+    meals = pd.DataFrame([m for _, m in rows])
+    assert meals["false_reference"].tolist() == [False, False, False, True, False]
+    s = summarize(foods, meals)
+    assert s["n_photos_with_coin"] == 3 and s["n_photos_without_coin"] == 2
+    assert s["detection"]["coin_found"] == pytest.approx(1 / 3)  # of the three photos with a coin
+    assert s["detection"]["false_reference"] == pytest.approx(1 / 2)  # of the two without
+
+
+def test_summarize_puts_an_item_bootstrap_interval_beside_each_share():
+    # four items of three photos; the coin of the first is never found
+    rows = [coin_photo(f"p{k}", COIN_BOX if k >= 3 else None, COIN_BOX, item=f"i{k // 3}") for k in range(12)]
+    foods = pd.DataFrame([f for fs, _ in rows for f in fs])
+    meals = pd.DataFrame([m for _, m in rows])
+    plain = summarize(foods, meals)
+    s = summarize(foods, meals, ItemBootstrap(meals["item_id"], resamples=200, seed=1))
+    for section in ("detection", "model", "class_mean"):
+        for name, value in plain[section].items():
+            if isinstance(value, float):
+                assert s[section][name] == pytest.approx(value)  # the figure itself does not move
+                low, high = s[section][f"{name}_ci95"]
+                assert low <= value + 1e-12 and value <= high + 1e-12, (section, name)
+    assert s["detection"]["coin_found"] == pytest.approx(3 / 4)
+    low, high = s["detection"]["coin_found_ci95"]
+    assert low < 3 / 4 and high == pytest.approx(1)  # resamples without the first item find every coin
+    assert s["detection"]["false_reference"] is None and s["detection"]["false_reference_ci95"] is None

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from training.bootstrap import ItemBootstrap
 from training.inference.boxes import Box
 from training.inference.labels import COIN_DIAMETER_MM, FOOD_TYPES
 from training.inference.portion_estimator import PortionEstimator
@@ -22,7 +23,7 @@ from training.inference.portion_features import (
 )
 from training.portion.baselines import ClassMeanBaseline, GeometricBaseline, ellipsoid_volume_ml
 from training.portion.fit import fit_estimator, grouped_folds
-from training.portion.metrics import error_summary
+from training.portion.metrics import error_summary, evaluate
 
 N_FEATURES = 1280
 
@@ -78,6 +79,25 @@ def test_error_summary_on_hand_values():
     assert out["within_20pct_mass"] == pytest.approx(0.5)
     assert out["kcal_mape"] == pytest.approx(out["mass_mape"])
     assert out["interval_coverage"] == pytest.approx(0.5)  # 100 is inside [90, 110] and [99, 121]
+
+
+def test_photo_figures_get_item_bootstrap_intervals_and_do_not_move():
+    # two items: a1 estimated 10 % high on both photos, a2 30 % low on both
+    rows = pd.DataFrame(
+        {"item_id": ["a1", "a1", "a2", "a2"], "label": ["apple"] * 4, "weight_g": [100.0, 100.0, 200.0, 200.0]}
+    )
+    grams = np.array([110.0, 110.0, 140.0, 140.0])
+    predicted = pd.DataFrame({"grams": grams, "low": grams * 0.9, "high": grams * 1.1})
+    kcal_of = lambda label, g: 0.5 * g  # noqa: E731
+    plain = evaluate(rows, predicted, kcal_of)["photo"]
+    photo = evaluate(rows, predicted, kcal_of, ItemBootstrap(rows["item_id"], resamples=500, seed=0))["photo"]
+    assert {k: v for k, v in photo.items() if not k.endswith("_ci95")} == pytest.approx(plain)
+    assert plain["mass_mape"] == pytest.approx(0.2) and plain["within_20pct_mass"] == pytest.approx(0.5)
+    # a resample is a1 twice, a2 twice, or one of each: the interval spans the two items' own errors
+    assert photo["mass_mape_ci95"] == pytest.approx([0.1, 0.3])
+    assert photo["within_20pct_mass_ci95"] == pytest.approx([0.0, 1.0])
+    assert photo["interval_coverage_ci95"] == pytest.approx([0.0, 1.0])  # 100 in [99, 121]; 200 not in [126, 154]
+    assert set(photo) == set(plain) | {f"{k}_ci95" for k in plain}
 
 
 def test_grouped_folds_keep_items_whole():

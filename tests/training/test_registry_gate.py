@@ -1,8 +1,10 @@
 """The registration gate against a real MLflow registry (SQLite store in a temporary folder)."""
 
+import json
+
 import pytest
 
-from training.registry import CHAMPION, gate, register_with_gate
+from training.registry import CHAMPION, DATA_VERSION_TAG, gate, read_metrics, register_with_gate
 
 
 def test_gate_rules():
@@ -15,6 +17,27 @@ def test_gate_rules():
     assert not worse.passed and "worse than the champion" in worse.reason
     assert gate(0.10, 0.2, 0.12, higher_is_better=False).passed  # errors: lower wins
     assert not gate(0.15, 0.2, 0.12, higher_is_better=False).passed
+    other = gate(0.82, 0.8, None, not_compared="champion v1 scored on other data")  # the threshold alone decides
+    assert other.passed and other.reason.endswith("(champion v1 scored on other data: not compared)")
+    assert not gate(0.7, 0.8, None, not_compared="champion v1 scored on other data").passed
+
+
+def test_read_metrics_logs_every_split_under_its_name_and_refuses_a_file_without_val(tmp_path):
+    path = tmp_path / "metrics.json"
+    split = {"food_top1": 0.9, "per_class": {"apple": {"ap50": 1.0}}, "ci": [0.8, 0.95], "rule": "text"}
+    path.write_text(json.dumps({"n_test_items": 26, "data_version": "d1", "val": split, "test": split}))
+    flat, scored_on = read_metrics(path)
+    assert scored_on == "d1"
+    assert flat == {
+        "n_test_items": 26.0,
+        "val_food_top1": 0.9,
+        "val_per_class_apple_ap50": 1.0,
+        "test_food_top1": 0.9,
+        "test_per_class_apple_ap50": 1.0,
+    }
+    path.write_text(json.dumps({"test": split}))
+    with pytest.raises(LookupError, match=r"no 'val' section.*re-run"):
+        read_metrics(path)
 
 
 def dummy_logger(value):
@@ -34,7 +57,7 @@ def dummy_logger(value):
 def test_worse_candidate_does_not_take_champion(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    common = dict(model_name="toy", params={"p": 1}, tags={}, gate_metric="top1", threshold=0.5)
+    common = dict(model_name="toy", params={"p": 1}, tags={}, gate_metric="top1", threshold=0.5, data_version="d1")
     first = register_with_gate(log_model=dummy_logger(1), metrics={"top1": 0.8}, **common)
     assert first["gate"]["passed"] and first["champion_version"] == "1"
     worse = register_with_gate(log_model=dummy_logger(2), metrics={"top1": 0.7}, **common)
@@ -56,6 +79,56 @@ def test_worse_candidate_does_not_take_champion(tmp_path, monkeypatch):
     assert sorted(r.data.metrics["top1"] for r in runs) == [0.4, 0.7, 0.8, 0.9]
     assert sorted(int(v.version) for v in client.search_model_versions("name='toy'")) == [1, 2, 3, 4]
     assert client.get_model_version_by_alias("toy", CHAMPION).run_id == better["run_id"]
+    assert client.get_run(better["run_id"]).data.tags[DATA_VERSION_TAG] == "d1"
+
+
+@pytest.mark.slow
+def test_a_champion_scored_on_other_data_is_not_compared(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    common = dict(model_name="toy", params={}, tags={}, gate_metric="val_top1", threshold=0.5)
+    old = register_with_gate(log_model=dummy_logger(1), metrics={"val_top1": 0.9}, data_version="d1", **common)
+    # On new data the candidate scores lower than the champion did on the old: not comparable, the threshold decides.
+    new = register_with_gate(log_model=dummy_logger(2), metrics={"val_top1": 0.7}, data_version="d2", **common)
+    assert new["gate"]["passed"] and new["champion_version"] == "2" and old["champion_version"] == "1"
+    assert "champion v1 scored on other data: not compared" in new["gate"]["reason"]
+    assert new["gate"]["not_compared"] and new["gate"]["champion"] is None and new["data_version"] == "d2"
+    # Like with like again: the same data version is compared.
+    worse = register_with_gate(log_model=dummy_logger(3), metrics={"val_top1": 0.6}, data_version="d2", **common)
+    assert not worse["gate"]["passed"] and "worse than the champion's 0.7000" in worse["gate"]["reason"]
+    # A champion without the gate metric (gated on test before) is not compared either.
+    legacy = dict(common, model_name="legacy", gate_metric="top1")
+    register_with_gate(log_model=dummy_logger(4), metrics={"top1": 0.9}, data_version="d2", **legacy)
+    candidate = register_with_gate(
+        log_model=dummy_logger(5), metrics={"val_top1": 0.6}, data_version="d2", **dict(legacy, gate_metric="val_top1")
+    )
+    assert candidate["gate"]["passed"] and "has no val_top1: not compared" in candidate["gate"]["reason"]
+    # Unknown data on either side: nothing to compare.
+    unknown = register_with_gate(
+        log_model=dummy_logger(6), metrics={"val_top1": 0.55}, data_version="unknown", **common
+    )
+    assert unknown["gate"]["passed"] and "unknown: not compared" in unknown["gate"]["reason"]
+
+
+@pytest.mark.slow
+def test_a_reused_version_gets_the_metrics_its_run_lacks(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    common = dict(model_name="toy", params={}, tags={}, threshold=0.5, fingerprint="a" * 64)
+    first = register_with_gate(log_model=dummy_logger(1), metrics={"top1": 0.8}, gate_metric="top1", **common)
+    again = register_with_gate(
+        log_model=dummy_logger(1),
+        metrics={"top1": 0.1, "val_top1": 0.9},
+        gate_metric="val_top1",
+        data_version="d1",
+        **common,
+    )
+    assert again["reused"] and again["run_id"] == first["run_id"]
+    import mlflow
+
+    run = mlflow.MlflowClient().get_run(first["run_id"])
+    assert run.data.metrics == {"top1": 0.8, "val_top1": 0.9}  # added, never overwritten
+    assert run.data.tags[DATA_VERSION_TAG] == "d1"
 
 
 @pytest.mark.slow

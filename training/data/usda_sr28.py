@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from training.files import NUTRITION_FILES
+from nutrition.usda_table import TABLE_FILES as NUTRITION_FILES
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +19,22 @@ REQUIRED_FILES = ("FOOD_DES.txt", "FD_GROUP.txt", "NUT_DATA.txt", "NUTR_DEF.txt"
 SDIST_DIR = "usda_nutrition/data/sr28/"
 NUTRIENTS = {"208": "kcal", "203": "protein_g", "204": "fat_g", "205": "carbs_g"}
 _COLUMNS = {
-    "FOOD_DES.txt": ["ndb", "group_code", "description", "short", "common", "maker", "survey", "refuse_desc", "refuse_pct",
-                     "sci_name", "n_factor", "pro_factor", "fat_factor", "cho_factor"],
+    "FOOD_DES.txt": [
+        "ndb",
+        "group_code",
+        "description",
+        "short",
+        "common",
+        "maker",
+        "survey",
+        "refuse_desc",
+        "refuse_pct",
+        "sci_name",
+        "n_factor",
+        "pro_factor",
+        "fat_factor",
+        "cho_factor",
+    ],
     "FD_GROUP.txt": ["group_code", "food_group"],
     "NUT_DATA.txt": ["ndb", "nutrient", "value"],
     "WEIGHT.txt": ["ndb", "seq", "amount", "unit", "grams"],
@@ -34,7 +48,9 @@ class Sr28Error(RuntimeError):
 def verify(directory: Path) -> None:
     if not directory.is_dir():
         raise Sr28Error(f"SR28 folder {directory.resolve()} does not exist")
-    missing = [name for name in REQUIRED_FILES if not (directory / name).is_file() or (directory / name).stat().st_size == 0]
+    missing = [
+        name for name in REQUIRED_FILES if not (directory / name).is_file() or (directory / name).stat().st_size == 0
+    ]
     if missing:
         raise Sr28Error(f"SR28 at {directory} lacks (or has empty) {missing}")
 
@@ -70,8 +86,16 @@ def read_sr28(directory: Path, name: str) -> pd.DataFrame:
     """One SR28 file: `^`-separated, `~`-quoted, latin-1; only the leading columns we use are named."""
     columns = _COLUMNS[name]
     try:
-        frame = pd.read_csv(directory / name, sep="^", quotechar="~", encoding="latin-1", header=None, dtype=str,
-                            keep_default_na=False, usecols=range(len(columns)))
+        frame = pd.read_csv(
+            directory / name,
+            sep="^",
+            quotechar="~",
+            encoding="latin-1",
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            usecols=range(len(columns)),
+        )
     except (pd.errors.ParserError, ValueError) as exc:
         raise Sr28Error(f"{directory / name} is not in SR28 format: {exc}") from exc
     frame.columns = columns
@@ -81,7 +105,9 @@ def read_sr28(directory: Path, name: str) -> pd.DataFrame:
 def build_tables(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-100 g foods (ndb, description, food_group, refuse_pct, kcal, protein_g, fat_g, carbs_g) and portions."""
     verify(directory)
-    foods = read_sr28(directory, "FOOD_DES.txt").merge(read_sr28(directory, "FD_GROUP.txt"), on="group_code", how="left")
+    foods = read_sr28(directory, "FOOD_DES.txt").merge(
+        read_sr28(directory, "FD_GROUP.txt"), on="group_code", how="left"
+    )
     nut = read_sr28(directory, "NUT_DATA.txt")
     nut = nut[nut["nutrient"].isin(NUTRIENTS)]
     wide = nut.assign(value=pd.to_numeric(nut["value"])).pivot_table(index="ndb", columns="nutrient", values="value")
@@ -110,13 +136,20 @@ def resolve_ecustfd_foods(foods: pd.DataFrame, mapping_file: Path, food_types: t
         entry = spec[food]
         if "custom" in entry:
             values = entry["custom"]
-            row = {"ndb": None, "description": values["source"], "refuse_pct": 0.0,
-                   **{k: float(values[k]) for k in ("kcal", "protein_g", "fat_g", "carbs_g")}}
+            row = {
+                "ndb": None,
+                "description": values["source"],
+                "refuse_pct": 0.0,
+                **{k: float(values[k]) for k in ("kcal", "protein_g", "fat_g", "carbs_g")},
+            }
         else:
             if entry["ndb"] not in by_ndb.index:
                 raise Sr28Error(f"{mapping_file}: {food} → NDB {entry['ndb']} is not in SR28")
             usda = by_ndb.loc[entry["ndb"]]
-            row = {"ndb": entry["ndb"], **usda[["description", "refuse_pct", "kcal", "protein_g", "fat_g", "carbs_g"]].to_dict()}
+            row = {
+                "ndb": entry["ndb"],
+                **usda[["description", "refuse_pct", "kcal", "protein_g", "fat_g", "carbs_g"]].to_dict(),
+            }
         edible = 1 - row["refuse_pct"] / 100 if entry.get("whole") else 1.0
         rows.append({"food": food, "display": entry["display"], "edible_fraction": edible, **row})
     return pd.DataFrame(rows)

@@ -56,13 +56,36 @@ def localiser_dataset(yolo_dir: Path, out: Path) -> Path:
     return data_yaml.resolve()
 
 
-def train_localiser(data_yaml: Path, work_dir: Path, settings: dict, seed: int) -> tuple[Path, list[dict]]:
-    """Train YOLO with ultralytics; returns the best weights (selected on val) and the per-epoch log."""
+def resolve_device(device: str) -> str:
+    """The torch device to train on: `auto` is cuda:0 when torch sees a GPU, else cpu; cpu, cuda and cuda:N as asked.
+
+    Raises:
+        ValueError: a GPU was asked for and torch sees none, or the value is not one of these.
+    """
+    import torch
+
+    if device == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    if device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise ValueError(f"train_detector.device is {device!r} but torch sees no GPU (use auto or cpu)")
+        return "cuda:0" if device == "cuda" else device
+    raise ValueError(f"train_detector.device {device!r} is not auto, cpu, cuda or cuda:N")
+
+
+def train_localiser(
+    data_yaml: Path, work_dir: Path, settings: dict, seed: int, device: str = "cpu"
+) -> tuple[Path, list[dict]]:
+    """Train YOLO with ultralytics on `device` (as `resolve_device` returns it); returns the best weights (selected
+    on val) and the per-epoch log."""
     import csv
 
     from training.inference.yolo_env import load_ultralytics
 
     ultralytics = load_ultralytics()
+    log.info("training the localiser on %s", device)
     settings = dict(settings)
     model = ultralytics.YOLO(settings.pop("model"))
     model.train(
@@ -72,7 +95,7 @@ def train_localiser(data_yaml: Path, work_dir: Path, settings: dict, seed: int) 
         exist_ok=True,
         seed=seed,
         deterministic=True,
-        device="cpu",
+        device=device,
         plots=True,
         verbose=False,
         **settings,

@@ -39,7 +39,7 @@ def confusion_plot(confusion: Counter, labels: Sequence[str], path: Path) -> Non
                     fontsize=7,
                     color="white" if shares[i, j] > 0.5 else "black",
                 )
-    ax.set_xlabel("predicted (best-overlapping detection, IoU ≥ 0.5)")
+    ax.set_xlabel("predicted (the served box matched to it one-to-one, IoU ≥ 0.5)")
     ax.set_ylabel("true food")
     ax.set_title("Food detector on held-out test items")
     fig.tight_layout()

@@ -47,9 +47,8 @@ class FoodDetector:
         self.pad_fraction, self.max_foods, self.max_coins = pad_fraction, max_foods, max_coins
 
     @classmethod
-    def from_dirs(
-        cls, detector_dir: Path, backbone_dir: Path, imgsz: int, conf: float = 0.01, **kwargs
-    ) -> FoodDetector:
+    def from_dirs(cls, detector_dir: Path, backbone_dir: Path, imgsz: int, conf: float, **kwargs) -> FoodDetector:
+        """`conf`: the localiser's confidence floor, params `register_detector.conf` (no default, see `Localiser`)."""
         return cls(
             Localiser(Path(detector_dir) / WEIGHTS_FILE, imgsz=imgsz, conf=conf),
             CropFeatureExtractor.from_dir(backbone_dir),

@@ -29,9 +29,13 @@ class Detection:
 
 
 class Localiser:
-    """Framework-free wrapper: image in, food and coin boxes out."""
+    """Framework-free wrapper: image in, food and coin boxes out.
 
-    def __init__(self, weights: Path, imgsz: int, conf: float = 0.05, iou: float = 0.6):
+    `conf` is the confidence floor: boxes below it are never returned. It has no default: the served value is
+    params `register_detector.conf`, shipped in the registered model's config, and every caller passes it.
+    """
+
+    def __init__(self, weights: Path, imgsz: int, conf: float, iou: float = 0.6):
         from training.inference.yolo_env import load_ultralytics
 
         if not Path(weights).is_file():
@@ -41,6 +45,7 @@ class Localiser:
 
     def __call__(self, images: list) -> list[list[Detection]]:
         """Detections for each image (PIL images or paths), most confident first."""
+        # Always the CPU, as served: the evaluate stages score this same path (train_detector.device is training only).
         results = self.model.predict(
             images, imgsz=self.imgsz, conf=self.conf, iou=self.iou, device="cpu", verbose=False
         )

@@ -1,16 +1,21 @@
 """The whole-photo predictor, framework-free: a batch of photos → each photo's foods (name, box, grams with an
 80 % range) and its scale reference, from the detector and the portion estimator together.
 
-The model server (serving/) wraps it with upload limits, decoding, nutrition and BentoML; evaluate_meal scores
-it on the test photos, so the pipeline measures exactly what is served.
+The model server (serving/) wraps it with upload limits, decoding, nutrition and BentoML; tune_serving chooses its
+thresholds on the validation photos and evaluate_meal scores it on the test photos, so the pipeline measures
+exactly what is served.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -26,19 +31,87 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Which localiser boxes count: the served detector keeps boxes down to conf 0.01 for ranking.
+    """Which localiser boxes count: the served detector keeps boxes down to its floor (params
+    `register_detector.conf`) for ranking; these decide which of them the reply lists.
 
-    Chosen on the validation items' photos by the share of meals whose kcal lands within ±20 %
-    (`evaluate_meal` end to end, 4-epoch detector): 0.850 here against 0.831 for the earlier 0.25 / 0.25 / 0.7.
-    A food box counted from 0.1 finds 98.4 % of the foods instead of 96.4 %; the duplicate and partial boxes
-    that come with it (0.115 per photo at an overlap of 0.7) mostly overlap the kept box by 0.3 or more
-    (0.037 left). Coins count from 0.05: 99.6 % of the photos get their scale instead of 94.6 %.
+    These defaults are a fallback only: the `tune_serving` stage chooses food, coin and overlap on the validation
+    photos (reports/serving/sweep.csv), and `served_thresholds` reads its choice.
     """
 
     food: float = 0.1
     coin: float = 0.05
     max_foods: int = MAX_FOODS
     overlap_iou: float = 0.3  # a second food box this much over a kept one is the same food
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, float] | None) -> Thresholds:
+        """From a mapping such as thresholds.json's `thresholds`; absent keys keep the defaults, unknown ones fail."""
+        values, names = dict(values or {}), [f.name for f in dataclasses.fields(cls)]
+        unknown = set(values) - set(names)
+        if unknown:
+            raise ValueError(f"unknown thresholds {sorted(unknown)}; known: {names}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, float]:
+        return dataclasses.asdict(self)
+
+
+THRESHOLDS_KEY = "thresholds"  # in tune_serving's thresholds.json and in the registered food-detector's config
+
+
+def served_thresholds(chosen: Path | str | None = None) -> Thresholds:
+    """The thresholds the server applies, and the evaluate stages score with: the one place their source is chosen.
+
+    `chosen`: tune_serving's thresholds.json (params `paths.serving`), chosen on the validation photos;
+    register_detector ships the same values in food-detector's config, where serving reads them back
+    (`registered_thresholds`). None: the `Thresholds` defaults (tests, models registered without a choice).
+
+    Raises:
+        FileNotFoundError: `chosen` does not exist (run `dvc repro tune_serving`).
+    """
+    if chosen is None:
+        return Thresholds()
+    chosen = Path(chosen)
+    if not chosen.is_file():
+        raise FileNotFoundError(f"no served thresholds at {chosen}: run `dvc repro tune_serving`")
+    return Thresholds.from_dict(json.loads(chosen.read_text())[THRESHOLDS_KEY])
+
+
+def registered_thresholds(detector_model) -> Thresholds:
+    """The thresholds a loaded FoodDetectorModel (a pyfunc's `unwrap_python_model()`) was registered with: its
+    config's `thresholds`, else the `Thresholds` defaults."""
+    config = getattr(detector_model, "config", None) or {}
+    return Thresholds.from_dict(config.get(THRESHOLDS_KEY))
+
+
+def served_coin(boxes: Sequence, thresholds: Thresholds):
+    """The coin the reply takes its scale from: the most confident coin box from `thresholds.coin`, else None."""
+    coins = [b for b in boxes if b.label == COIN and b.confidence >= thresholds.coin]
+    return max(coins, key=lambda b: b.confidence) if coins else None
+
+
+def served_foods(boxes: Sequence, thresholds: Thresholds, accept: Callable[[Any], Any] = lambda box: box) -> list:
+    """The food boxes the reply lists, in its order (localiser confidence): from `thresholds.food`, at most
+    `max_foods`, a box overlapping a listed one by more than `overlap_iou` left out as the same food.
+
+    Each box passes through `accept` (its result is what is listed); None drops the box, which then neither
+    counts toward `max_foods` nor hides the boxes overlapping it.
+    """
+    listed, kept = [], []
+    for b in sorted((b for b in boxes if b.label != COIN), key=lambda b: -b.localiser_confidence):
+        xyxy = b.box.xyxy
+        if (
+            b.localiser_confidence < thresholds.food
+            or len(listed) >= thresholds.max_foods
+            or (iou(xyxy, kept) > thresholds.overlap_iou).any()
+        ):
+            continue
+        result = accept(b)
+        if result is None:
+            continue
+        kept.append(xyxy)
+        listed.append(result)
+    return listed
 
 
 @dataclass(frozen=True)
@@ -76,11 +149,13 @@ class PlateModels:
         self.detector, self.estimator, self.thresholds = detector, estimator, thresholds
 
     @classmethod
-    def from_pyfuncs(cls, detector_pyfunc, portion_pyfunc, thresholds: Thresholds = Thresholds()) -> PlateModels:
-        """From loaded MLflow pyfunc models (as registered by the pipeline)."""
-        return cls(
-            detector_pyfunc.unwrap_python_model().detector, portion_pyfunc.unwrap_python_model().estimator, thresholds
-        )
+    def from_pyfuncs(cls, detector_pyfunc, portion_pyfunc, thresholds: Thresholds | None = None) -> PlateModels:
+        """From loaded MLflow pyfunc models (as registered by the pipeline). `thresholds` None: the ones the
+        detector was registered with (`registered_thresholds`)."""
+        detector = detector_pyfunc.unwrap_python_model()
+        if thresholds is None:
+            thresholds = registered_thresholds(detector)
+        return cls(detector.detector, portion_pyfunc.unwrap_python_model().estimator, thresholds)
 
     def __call__(self, images: Sequence[Image.Image]) -> list[PlateFindings]:
         images = [im if isinstance(im, Image.Image) else Image.fromarray(np.asarray(im)) for im in images]
@@ -89,7 +164,7 @@ class PlateModels:
         started = time.perf_counter()
         detections = self.detector(list(images))
         detected = time.perf_counter()
-        out = [self._portions(image, boxes) for image, boxes in zip(images, detections)]
+        out = [self.findings(image, boxes) for image, boxes in zip(images, detections)]
         timings = {
             "detect": (detected - started) * 1e3,
             "portion": (time.perf_counter() - detected) * 1e3,
@@ -97,15 +172,15 @@ class PlateModels:
         }
         return [PlateFindings(f.foods, f.reference, f.reference_box, f.mm_per_px, timings) for f in out]
 
-    def _portions(self, image: Image.Image, boxes) -> PlateFindings:
-        t = self.thresholds
-        coins = [b for b in boxes if b.label == COIN and b.confidence >= t.coin]
-        coin = max(coins, key=lambda b: b.confidence) if coins else None
-        foods, kept = [], []
-        for b in sorted((b for b in boxes if b.label != COIN), key=lambda b: -b.localiser_confidence):
-            xyxy = b.box.xyxy
-            if b.localiser_confidence < t.food or len(foods) >= t.max_foods or (iou(xyxy, kept) > t.overlap_iou).any():
-                continue
+    def findings(self, image: Image.Image, boxes) -> PlateFindings:
+        """One photo's findings from its detector boxes (`self.detector([image])[0]`) under `self.thresholds`.
+
+        The boxes do not depend on the thresholds: tune_serving runs the detector once per photo and this once per
+        thresholds it tries.
+        """
+        coin = served_coin(boxes, self.thresholds)
+
+        def finding(b) -> FoodFinding | None:
             try:
                 features = getattr(b, "features", None)
                 if features is None:  # boxes that come without their crop features
@@ -114,10 +189,11 @@ class PlateModels:
                     b.label, b.box, image.size, coin.box if coin else None, None, features
                 )
             except ValueError as exc:  # PortionInputError, or a box outside the image
-                log.warning("skipping %s box %s: %s", b.label, xyxy, exc)
-                continue
-            kept.append(xyxy)
-            foods.append(FoodFinding(b.label, float(b.confidence), xyxy, estimate.grams, estimate.low, estimate.high))
+                log.warning("skipping %s box %s: %s", b.label, b.box.xyxy, exc)
+                return None
+            return FoodFinding(b.label, float(b.confidence), b.box.xyxy, estimate.grams, estimate.low, estimate.high)
+
+        foods = served_foods(boxes, self.thresholds, finding)
         if coin is not None:
             scale = coin_scale(coin.box, *image.size)
             return PlateFindings(foods, "coin", coin.box.xyxy, scale.mm_per_px)

@@ -116,7 +116,8 @@ def portion_signature():
 
 
 def log_detector(detector_dir: Path, backbone_dir: Path, served: dict) -> None:
-    """Log the food detector as "model" in the active MLflow run; `served` (imgsz, conf, pad_fraction) goes with it."""
+    """Log the food detector as "model" in the active MLflow run; `served` (imgsz, conf, pad_fraction and
+    the thresholds serving applies, `plate.registered_thresholds`) goes with it as config.json."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.json"
         config.write_text(json.dumps(served))
