@@ -52,17 +52,25 @@ def champion_version(client, name: str, alias: str):
 
 
 def import_champion(client, name: str, alias: str):
-    """Import `models:/name@alias` into the BentoML store as `name:v<version>` (once per version)."""
+    """Import `models:/name@alias` into the BentoML store as `name:v<version>-<run id>`, and make it the latest.
+
+    The registry's version numbers restart in every new registry (a fresh clone, a deleted `mlflow.db`), so
+    the tag carries the run id too: a `v1` from another registry is never mistaken for this one. The service
+    serves the store's latest model of each name, so the champion is (re)imported last.
+    """
     import bentoml
 
     version = champion_version(client, name, alias)
-    tag = f"{name}:v{version.version}"
+    tag = f"{name}:v{version.version}-{version.run_id[:12]}"
     try:
         existing = bentoml.models.get(tag)
-        log.info("%s already in the BentoML store", tag)
-        return existing
     except bentoml.exceptions.NotFound:
-        pass
+        existing = None
+    if existing is not None:
+        if str(bentoml.models.get(f"{name}:latest").tag) == str(existing.tag):
+            log.info("%s already in the BentoML store, and the latest", tag)
+            return existing
+        bentoml.models.delete(tag)  # imported before another model of this name: import again to make it latest
     labels = {"registry_name": name, "registry_version": str(version.version), "alias": alias}
     metadata = {"run_id": version.run_id, "tracking_uri": str(client.tracking_uri), "source": version.source}
     return bentoml.mlflow.import_model(tag, f"models:/{name}@{alias}", labels=labels, metadata=metadata)
