@@ -22,6 +22,7 @@ from bot.storage.protocols import BotStore, off_loop
 from bot.storage.records import (
     DONE,
     FAILED,
+    ITEM_FIELDS,
     PENDING,
     REJECTED,
     DayTotals,
@@ -35,18 +36,7 @@ from bot.storage.records import (
 log = logging.getLogger(__name__)
 
 _REFUSALS = (PhotoRejected, MediaRejected)  # final answers about one photo: tell the person, don't retry
-_ITEM_FIELDS = (
-    "name",
-    "display_name",
-    "grams",
-    "grams_low",
-    "grams_high",
-    "kcal",
-    "protein_g",
-    "fat_g",
-    "carbs_g",
-    "confidence",
-)
+_ITEM_FIELDS = tuple(f for f in ITEM_FIELDS if f != "photo_index")
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,10 @@ class ItemRecord:
     confidence: float
 
 
+# An item's fields in storage order; the analysis answer carries all of them but `photo_index`.
+ITEM_FIELDS = tuple(ItemRecord.__dataclass_fields__)
+
+
 @dataclass(frozen=True)
 class MealRecord:
     id: int

@@ -9,25 +9,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.storage.records import DayTotals, ItemRecord, MealRecord
+from bot.storage.records import ITEM_FIELDS, DayTotals, ItemRecord, MealRecord
 from bot.storage.sql import tables as t
 from bot.storage.sql.engine import SqlBase, ensure_row, iso
 
 _NUMERIC_TOTALS = ("kcal", "protein_g", "fat_g", "carbs_g")
 _SUMS = (*_NUMERIC_TOTALS, "grams")
-_ITEM_FIELDS = (
-    "photo_index",
-    "name",
-    "display_name",
-    "grams",
-    "grams_low",
-    "grams_high",
-    "kcal",
-    "protein_g",
-    "fat_g",
-    "carbs_g",
-    "confidence",
-)
+_ITEM_FIELDS = ITEM_FIELDS
 
 
 def _item_dict(item: t.MealItem | ItemRecord) -> dict:
