@@ -45,7 +45,7 @@ def main(
     from training.inference.labels import CLASSES, COIN, FOOD_TYPES
     from training.inference.localiser import FOOD
     from training.inference.plate import served_coin, served_foods, served_thresholds
-    from training.registry import data_version
+    from training.lineage import data_version
 
     setup_logging()
     params = load_params()

@@ -58,10 +58,10 @@ def main(
     from training.data.ecustfd import load_manifest
     from training.files import BASELINES_FILE, CV_FILE, METRICS_FILE, TRAINING_FILE
     from training.inference.portion_estimator import PortionEstimator
+    from training.lineage import data_version
     from training.portion.baselines import ClassMeanBaseline, GeometricBaseline
     from training.portion.fit import portion_rows
     from training.portion.metrics import evaluate
-    from training.registry import data_version
 
     setup_logging()
     params = load_params()

@@ -32,9 +32,9 @@ def main(
     from training.inference.plate import THRESHOLDS_KEY, served_thresholds
     from training.inference.pyfunc import FoodDetectorModel, class_path, log_detector
     from training.inference.yolo_env import load_ultralytics
+    from training.lineage import artifact_fingerprint
     from training.registry import (
         GATE_SPLIT,
-        artifact_fingerprint,
         log_reports,
         mlflow_client,
         read_metrics,

@@ -27,9 +27,9 @@ def main(
     from training.atomic import write_json
     from training.files import METRICS_FILE, RECEIPT_FILE
     from training.inference.pyfunc import PortionModel, class_path, log_portion
+    from training.lineage import artifact_fingerprint
     from training.registry import (
         GATE_SPLIT,
-        artifact_fingerprint,
         log_reports,
         read_metrics,
         receipt_line,

@@ -14,11 +14,14 @@ from typing import Annotated
 import typer
 
 from nutrition.usda_table import TABLE_FILES as NUTRITION_FILES
-from training import registry
+from training import model_names, registry
 
 log = logging.getLogger(__name__)
 
-DETECTOR, PORTION = registry.DETECTOR_MODEL, registry.PORTION_MODEL  # the BentoML store keeps the registry's names
+DETECTOR, PORTION = (
+    model_names.DETECTOR_MODEL,
+    model_names.PORTION_MODEL,
+)  # the BentoML store keeps the registry's names
 NUTRITION = "nutrition-table"
 
 app = typer.Typer(help=__doc__, add_completion=False, no_args_is_help=False)
@@ -97,7 +100,7 @@ def import_nutrition(directory: Path):
     return model
 
 
-def import_all(tracking_uri: str, nutrition_dir: Path, alias: str = registry.CHAMPION) -> dict[str, str]:
+def import_all(tracking_uri: str, nutrition_dir: Path, alias: str = model_names.CHAMPION) -> dict[str, str]:
     """Import both champions and the nutrition table; returns {BentoML name: tag}."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
@@ -121,7 +124,7 @@ def main(
     nutrition: Annotated[
         Path | None, typer.Option(help="Nutrition tables folder (default: params paths.nutrition).")
     ] = None,
-    alias: Annotated[str, typer.Option(help="Registry alias to serve.")] = registry.CHAMPION,
+    alias: Annotated[str, typer.Option(help="Registry alias to serve.")] = model_names.CHAMPION,
 ) -> None:
     """Import food-detector@champion, portion-estimator@champion and the nutrition table into BentoML."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -297,7 +297,8 @@ def _nutrition(directory: Path) -> Path:
 def _register(trained: Path, backbone: Path, root: Path) -> None:
     """Log both models as the pipeline does (pyfunc + code) and make them `champion`; artifacts stay under `root`."""
     from training.inference.pyfunc import log_detector, log_portion
-    from training.registry import DETECTOR_MODEL, PORTION_MODEL, configure_mlflow, register_with_gate
+    from training.model_names import DETECTOR_MODEL, PORTION_MODEL
+    from training.registry import configure_mlflow, register_with_gate
 
     configure_mlflow().create_experiment("serving-tests", artifact_location=(root / "mlruns").as_uri())
     served = {"imgsz": 160, "conf": 0.001, "pad_fraction": 0.1}

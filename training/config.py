@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from training.registry import DETECTOR_MODEL, PORTION_MODEL
+from training.model_names import DETECTOR_MODEL, PORTION_MODEL
 
 PARAMS_FILE = Path("params.yaml")
 

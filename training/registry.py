@@ -14,21 +14,18 @@ otherwise the threshold alone decides (see `register_with_gate`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import yaml
+from training.lineage import data_version
+from training.model_names import CHAMPION
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-CHAMPION = "champion"  # the alias serving imports
-DETECTOR_MODEL = "food-detector"  # the registered models, by the names serving imports them under
-PORTION_MODEL = "portion-estimator"
 FINGERPRINT_TAG = "artifact_sha256"
 DATA_VERSION_TAG = "data_version"  # the run tag: which data the run's metrics were computed on
 GATE_SPLIT = "val"  # the metrics section every gate reads; "test" is only logged and reported
@@ -66,14 +63,6 @@ def receipt_line(receipt: dict) -> str:
         f"{receipt['model_name']} v{receipt['version']} {state}, gate {gate_state} ({receipt['gate']['reason']}); "
         f"champion v{receipt['champion_version']} in {receipt['tracking_uri']}"
     )
-
-
-def data_version(lock_file: Path = Path("dvc.lock"), stage: str = "prepare") -> str:
-    """The md5 of `stage`'s outputs in dvc.lock: which data a model was trained on ('unknown' before any repro)."""
-    if not lock_file.is_file():
-        return "unknown"
-    outs = (yaml.safe_load(lock_file.read_text()) or {}).get("stages", {}).get(stage, {}).get("outs", [])
-    return ",".join(f"{o['path']}:{o.get('md5', '?')}" for o in outs) or "unknown"
 
 
 def split_metrics(metrics: dict, split: str, source: Path | str) -> dict:
@@ -119,26 +108,6 @@ def read_metrics(path: Path) -> tuple[dict[str, float], str]:
         if isinstance(section, dict):
             flat.update(flat_metrics(section, name))
     return flat, str(metrics.get("data_version") or data_version())
-
-
-def artifact_fingerprint(*paths: Path | str, extra: dict | None = None) -> str:
-    """sha256 over the files under `paths` (relative names and bytes, in sorted order) and `extra` as JSON.
-
-    The same artifacts give the same fingerprint on any machine and any checkout, whatever their mtimes.
-    """
-    digest = hashlib.sha256()
-    for root in map(Path, paths):
-        if not root.exists():
-            raise FileNotFoundError(f"cannot fingerprint {root}: it does not exist (run `dvc repro`)")
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        for path in files:
-            digest.update(f"{root.name}/{path.relative_to(root) if path != root else ''}\0".encode())
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-            digest.update(b"\0")
-    digest.update(json.dumps(extra or {}, sort_keys=True).encode())
-    return digest.hexdigest()
 
 
 def find_version(client, model_name: str, fingerprint: str):

@@ -21,7 +21,7 @@ import yaml
 
 from training.files import RECEIPT_FILE, SWEEP_FILE, THRESHOLDS_FILE
 from training.inference.plate import THRESHOLDS_KEY
-from training.registry import CHAMPION, DETECTOR_MODEL, PORTION_MODEL
+from training.model_names import CHAMPION, DETECTOR_MODEL, PORTION_MODEL
 
 pytestmark = pytest.mark.slow
 

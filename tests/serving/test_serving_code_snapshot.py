@@ -70,7 +70,7 @@ def test_model_snapshots_first_on_sys_path_do_not_shadow_the_deployed_code(tmp_p
 def test_the_registered_champions_load_in_either_order_on_the_deployed_code(tiny_models, repo_root):
     import os
 
-    from training.registry import CHAMPION, DETECTOR_MODEL, PORTION_MODEL
+    from training.model_names import CHAMPION, DETECTOR_MODEL, PORTION_MODEL
 
     for names in ((PORTION_MODEL, DETECTOR_MODEL), (DETECTOR_MODEL, PORTION_MODEL)):
         script = (

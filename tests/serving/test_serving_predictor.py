@@ -14,7 +14,7 @@ from serving.analyzer import NO_FOOD_HINT, NO_REFERENCE_HINT, MealAnalyzer
 from serving.image_input import ImageRejected
 from serving.schemas import ModelVersion
 from training.inference.plate import PlateModels, Thresholds
-from training.registry import CHAMPION, DETECTOR_MODEL, PORTION_MODEL
+from training.model_names import CHAMPION, DETECTOR_MODEL, PORTION_MODEL
 
 pytestmark = pytest.mark.slow  # the session fixture trains tiny models (about a minute, cached afterwards)
 

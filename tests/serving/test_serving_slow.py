@@ -10,7 +10,7 @@ import pytest
 
 from serving.local_server import running_server
 from serving.schemas import AnalyzeResponse
-from training.registry import DETECTOR_MODEL
+from training.model_names import DETECTOR_MODEL
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from training.registry import CHAMPION, DATA_VERSION_TAG, gate, read_metrics, register_with_gate
+from training.model_names import CHAMPION
+from training.registry import DATA_VERSION_TAG, gate, read_metrics, register_with_gate
 
 
 def test_gate_rules():
@@ -153,7 +154,7 @@ def test_missing_gate_metric_is_refused_before_anything_is_logged(tmp_path, monk
 def test_artifact_fingerprint_follows_content_not_mtime(tmp_path):
     import os
 
-    from training.registry import artifact_fingerprint
+    from training.lineage import artifact_fingerprint
 
     model = tmp_path / "model"
     (model / "sub").mkdir(parents=True)
