@@ -14,13 +14,31 @@ from PIL import Image
 
 from nutrition import NutritionTable, UnknownFoodError
 from serving.image_input import ImageLimits, decode_image
-from serving.schemas import AnalyzeResponse, BoxOut, ImageInfo, Item, ModelVersion, Reference, Totals
-from training.inference.plate import PlateFindings
+from serving.schemas import (
+    UNKNOWN,
+    AnalyzeResponse,
+    BoxOut,
+    ImageInfo,
+    Item,
+    ModelVersion,
+    Reference,
+    Suggestion,
+    Totals,
+)
+from training.inference.plate import FoodFinding, PlateFindings
 
 log = logging.getLogger(__name__)
 
 NO_FOOD_HINT = "No food found in this photo. Try again with the whole plate in view, from above, in good light."
-NO_REFERENCE_HINT = "No coin in view, so grams are estimated from a typical framing and the ranges are wide."
+NO_REFERENCE_HINT = (
+    "Nothing in the photo shows its scale, so the grams are typical portions and the ranges are wide. "
+    "For better grams, photograph the whole plate from above, or put a bank card or a coin beside the food."
+)
+PLATE_HINT = (
+    "Sized from the plate, assumed to be a dinner plate; a bank card or a coin beside the food sizes it better."
+)
+UNKNOWN_HINT = "Something here is a food I don't know yet: tell me what it is and I'll count it."
+UNKNOWN_DISPLAY = "Something I don't recognise"
 
 
 def _box(xyxy: tuple[float, float, float, float]) -> BoxOut:
@@ -65,38 +83,17 @@ class MealAnalyzer:
     ) -> AnalyzeResponse:
         """Add nutrients and totals to the model findings; `started` is the perf_counter at request start."""
         nutrition_started = time.perf_counter()
-        items = []
-        for food in findings.foods:
-            try:
-                facts = self.nutrition.facts(food.name)
-            except UnknownFoodError:
-                log.error("the detector named %r, which the nutrition table lacks; left out", food.name)
-                continue
-            n = self.nutrition.nutrients(food.name, food.grams)
-            items.append(
-                Item(
-                    name=food.name,
-                    display_name=facts.name,
-                    ndb=facts.ndb,
-                    confidence=min(1.0, max(0.0, food.confidence)),
-                    box=_box(food.box),
-                    grams=food.grams,
-                    grams_low=food.grams_low,
-                    grams_high=food.grams_high,
-                    kcal=n.kcal,
-                    protein_g=n.protein_g,
-                    fat_g=n.fat_g,
-                    carbs_g=n.carbs_g,
-                )
-            )
+        items = [item for item in (self.item(food) for food in findings.foods) if item is not None]
+        named = [i for i in items if i.kcal is not None]
         totals = Totals(
-            grams=sum(i.grams for i in items),
-            kcal=sum(i.kcal for i in items),
-            protein_g=sum(i.protein_g for i in items),
-            fat_g=sum(i.fat_g for i in items),
-            carbs_g=sum(i.carbs_g for i in items),
+            grams=sum(i.grams for i in named),
+            kcal=sum(i.kcal for i in named),
+            protein_g=sum(i.protein_g for i in named),
+            fat_g=sum(i.fat_g for i in named),
+            carbs_g=sum(i.carbs_g for i in named),
+            unknown_items=len(items) - len(named),
         )
-        hint = NO_FOOD_HINT if not items else NO_REFERENCE_HINT if findings.reference == "none" else None
+        hint = hint_for(items, findings)
         reference = Reference(
             kind=findings.reference,
             box=_box(findings.reference_box) if findings.reference_box else None,
@@ -112,5 +109,87 @@ class MealAnalyzer:
             image=ImageInfo(width=image.width, height=image.height),
             models=self.versions,
             timings_ms={k: round(v, 2) for k, v in timings.items()},
+            whole_photo=findings.whole_photo,
             hint=hint,
         )
+
+    def item(self, food: FoodFinding) -> Item | None:
+        """The response item for one finding: nutrients for a named food, none for an unknown one; None (left
+        out, logged) for a name the nutrition table lacks, which is a packaging bug, not the photo's fault."""
+        suggestions = [self.suggestion(s) for s in food.suggestions]
+        common = {
+            "confidence": min(1.0, max(0.0, food.confidence)),
+            "box": _box(food.box),
+            "grams": food.grams,
+            "grams_low": food.grams_low,
+            "grams_high": food.grams_high,
+            "grams_basis": food.grams_basis if food.grams is not None else "none",
+            "portion": food.portion,
+            "suggestions": [s for s in suggestions if s is not None][:3],
+        }
+        if food.name == UNKNOWN:
+            return Item(
+                name=UNKNOWN,
+                display_name=UNKNOWN_DISPLAY,
+                ndb=None,
+                recognised_by=None,
+                kcal=None,
+                protein_g=None,
+                fat_g=None,
+                carbs_g=None,
+                **common,
+            )
+        # An ECUSTFD type by its name (its grams weigh the whole item, peel included), any other food by NDB.
+        key = food.name
+        try:
+            facts = self.nutrition.facts(key)
+        except UnknownFoodError:
+            try:
+                key = food.ndb
+                facts = self.nutrition.facts(key) if key else None
+            except UnknownFoodError:
+                facts = None
+        if facts is None:
+            log.error("the detector named %r (ndb %s), which the nutrition table lacks; left out", food.name, food.ndb)
+            return None
+        if food.grams is None:
+            log.error("the detector named %r without grams; left out", food.name)
+            return None
+        n = self.nutrition.nutrients(key, food.grams)
+        return Item(
+            name=food.name,
+            display_name=food.display or facts.name,
+            ndb=facts.ndb,
+            recognised_by=food.recognised_by,
+            kcal=n.kcal,
+            protein_g=n.protein_g,
+            fat_g=n.fat_g,
+            carbs_g=n.carbs_g,
+            **common,
+        )
+
+    def suggestion(self, values: dict) -> Suggestion | None:
+        try:
+            return Suggestion(
+                name=values["name"],
+                display_name=values.get("display") or values["name"],
+                probability=min(1.0, max(0.0, float(values["probability"]))),
+                source=values["source"],
+                ndb=values.get("ndb"),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            log.warning("suggestion %r dropped: %s", values, exc)
+            return None
+
+
+def hint_for(items: list[Item], findings: PlateFindings) -> str | None:
+    """One sentence for people about what limits this answer, or None."""
+    if not items:
+        return NO_FOOD_HINT
+    if any(i.name == UNKNOWN for i in items):
+        return UNKNOWN_HINT
+    if findings.reference == "none":
+        return NO_REFERENCE_HINT
+    if findings.reference == "plate":
+        return PLATE_HINT
+    return None

@@ -32,7 +32,11 @@ def annotate(image: Image.Image, result: AnalyzeResponse) -> bytes:
     for item in result.items:
         b = item.box
         draw.rectangle((b.xmin, b.ymin, b.xmax, b.ymax), outline=_FOOD, width=width)
-        label = f"{item.display_name} ~{item.grams:.0f} g, {item.kcal:.0f} kcal"
+        if item.kcal is None:  # unknown: its best guesses instead of nutrients
+            guesses = " / ".join(s.display_name for s in item.suggestions[:2])
+            label = f"? {guesses}" if guesses else "? unknown food"
+        else:
+            label = f"{item.display_name} ~{item.grams:.0f} g, {item.kcal:.0f} kcal"
         left, top, right, bottom = draw.textbbox((b.xmin, b.ymin), label, font=font)
         y = max(0, b.ymin - (bottom - top) - 4)
         draw.rectangle((left, y, right + 4, y + bottom - top + 4), fill=_FOOD)

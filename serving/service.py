@@ -25,7 +25,7 @@ from serving.analyzer import MealAnalyzer
 from serving.image_input import ImageLimits, ImageRejected
 from serving.import_models import DETECTOR, NUTRITION, PORTION
 from serving.schemas import AnalyzeResponse, ModelVersion
-from training.inference.plate import FoodFinding, PlateFindings, PlateModels, Thresholds, registered_thresholds
+from training.inference.plate import PlateFindings, PlateModels, Thresholds, registered_thresholds
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 16
@@ -164,7 +164,7 @@ class PlateCoach:
             raise ModelsUnavailable("the models are busy or restarting; try again in a few seconds")
         if isinstance(raw, PlateFindings):
             return raw
-        return PlateFindings(**{**raw, "foods": [FoodFinding(**f) for f in raw["foods"]]})
+        return PlateFindings.from_dict(raw)
 
     async def analyze_bytes(self, data: bytes) -> tuple[AnalyzeResponse, Image.Image]:
         """Raises ImageRejected for bad uploads; anything else is a server error."""

@@ -37,13 +37,40 @@ def standin_item(
         "ndb": None,
         "confidence": 0.9,
         "box": {"xmin": 10.0, "ymin": 10.0, "xmax": 200.0, "ymax": 200.0},
+        "recognised_by": "ecustfd",
+        "suggestions": [],
         "grams": grams,
         "grams_low": round(grams * 0.83, 1),
         "grams_high": round(grams * 1.17, 1),
+        "grams_basis": "model",
         "kcal": round(kcal_per_100g * scale, 1),
         "protein_g": round(protein * scale, 2),
         "fat_g": round(fat * scale, 2),
         "carbs_g": round(carbs * scale, 2),
+    }
+
+
+def standin_unknown_item(*suggestions: tuple[str, float]) -> dict:
+    """An `unknown` AnalyzeResponse item (schema 2): no nutrients, the (name, probability) suggestions given."""
+    return {
+        "name": "unknown",
+        "display_name": "Something I don't recognise",
+        "ndb": None,
+        "confidence": 0.6,
+        "recognised_by": None,
+        "suggestions": [
+            {"name": n, "display_name": n.replace("_", " ").capitalize(), "probability": p, "source": "imagenet"}
+            for n, p in suggestions
+        ],
+        "box": {"xmin": 220.0, "ymin": 10.0, "xmax": 400.0, "ymax": 200.0},
+        "grams": None,
+        "grams_low": None,
+        "grams_high": None,
+        "grams_basis": "none",
+        "kcal": None,
+        "protein_g": None,
+        "fat_g": None,
+        "carbs_g": None,
     }
 
 
@@ -52,10 +79,15 @@ DEFAULT_ITEMS = (standin_item("apple", 180, 52), standin_item("banana", 120, 89,
 
 def analyze_response(items: list[dict] | tuple[dict, ...]) -> dict:
     keys = ("grams", "kcal", "protein_g", "fat_g", "carbs_g")
+    named = [i for i in items if i["kcal"] is not None]
     return {
+        "schema_version": 2,
         "items": list(items),
         "reference": {"kind": "coin", "box": {"xmin": 0.0, "ymin": 0.0, "xmax": 40.0, "ymax": 40.0}, "mm_per_px": 0.6},
-        "totals": {k: round(sum(i[k] for i in items), 2) for k in keys},
+        "totals": {
+            **{k: round(sum(i[k] for i in named), 2) for k in keys},
+            "unknown_items": len(items) - len(named),
+        },
         "image": {"width": 640, "height": 480},
         "models": {
             "detector": {"name": "standin-detector", "version": "0"},

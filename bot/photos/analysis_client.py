@@ -12,23 +12,47 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 log = logging.getLogger(__name__)
+UNKNOWN = "unknown"  # the item name for a food the model does not know (schema 2)
 
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class AnalyzedItem(_Lenient):
+class AnalyzedSuggestion(_Lenient):
     name: str
     display_name: str
-    grams: float = Field(gt=0)
-    grams_low: float = Field(gt=0)
-    grams_high: float = Field(gt=0)
-    kcal: float = Field(ge=0)
-    protein_g: float = Field(ge=0)
-    fat_g: float = Field(ge=0)
-    carbs_g: float = Field(ge=0)
+    probability: float = Field(0.0, ge=0, le=1)
+    source: str = ""
+
+
+class AnalyzedItem(_Lenient):
+    """A named food (all numbers set) or, from schema 2, an `unknown` one (kcal null) with suggestions."""
+
+    name: str
+    display_name: str
+    grams: float | None = Field(gt=0)
+    grams_low: float | None = Field(gt=0)
+    grams_high: float | None = Field(gt=0)
+    kcal: float | None = Field(ge=0)
+    protein_g: float | None = Field(ge=0)
+    fat_g: float | None = Field(ge=0)
+    carbs_g: float | None = Field(ge=0)
     confidence: float = Field(0.0, ge=0, le=1)
+    suggestions: list[AnalyzedSuggestion] = Field(default_factory=list)
+
+    @property
+    def named(self) -> bool:
+        """Named and counted: a food with grams and nutrients. Otherwise it is shown, asked about, not counted."""
+        return self.name != UNKNOWN and None not in (
+            self.grams,
+            self.grams_low,
+            self.grams_high,
+            self.kcal,
+            self.protein_g,
+            self.fat_g,
+            self.carbs_g,
+        )
 
 
 class AnalyzedTotals(_Lenient):

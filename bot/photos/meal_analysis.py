@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from bot.chat_text import is_whatsapp
 from bot.ledger import Ledger, period_keys
 from bot.photos.analysis_client import Analysis, AnalysisClient, AnalysisUnavailable, PhotoRejected
-from bot.photos.meal_reply import GAVE_UP, UNAVAILABLE, meal_reply
+from bot.photos.meal_reply import GAVE_UP, UNAVAILABLE, UnknownFood, meal_reply
 from bot.photos.media import MediaFetcher, MediaRejected, MediaUnavailable, Photo, kind_of
 from bot.settings import BotSettings
 from bot.storage.protocols import BotStore, off_loop
@@ -50,10 +50,18 @@ class PhotoMeal:
     notes: tuple[str, ...]
     hint: str | None
     at: datetime
+    unknown: tuple[UnknownFood, ...] = ()  # foods the model doesn't know: shown and asked about, not counted
 
     def reply(self, footer: Sequence[str] = ()) -> str:
         return meal_reply(
-            self.items, self.totals, self.whatsapp, photos=self.photos, notes=self.notes, hint=self.hint, footer=footer
+            self.items,
+            self.totals,
+            self.whatsapp,
+            photos=self.photos,
+            notes=self.notes,
+            hint=self.hint,
+            footer=footer,
+            unknown=self.unknown,
         )
 
 
@@ -131,7 +139,14 @@ class MealAnalyser:
             ItemRecord(photo_index=i, **{k: getattr(item, k) for k in _ITEM_FIELDS})
             for i, (_, analysis) in answered
             for item in analysis.items
+            if item.named
         ]
+        unknown = tuple(
+            UnknownFood(i, tuple(s.display_name for s in item.suggestions[:3]), item.grams)
+            for i, (_, analysis) in answered
+            for item in analysis.items
+            if not item.named
+        )
         day = period_keys(message.created_at, user.timezone)["day"]
         models = {str(i): {k: v.model_dump() for k, v in a.models.items()} for i, (_, a) in answered}
         meal_id = None
@@ -145,10 +160,17 @@ class MealAnalyser:
             totals = await off_loop(self.store.day_totals, user.id, day)
         timings = {str(i): a.timings_ms for i, (_, a) in answered}
         detail = {"items": len(items), "models": models, "timings_ms": timings, "attempt": message.attempts}
+        if unknown:  # kept whole, with every suggestion, until the person says what it was
+            detail["unknown"] = [
+                {"photo": i, **item.model_dump(include={"box", "grams", "suggestions", "confidence"})}
+                for i, (_, analysis) in answered
+                for item in analysis.items
+                if not item.named
+            ]
         await off_loop(self.store.add_event, "analysed", now, message.sid, user.id, meal_id, detail)
         await off_loop(self.store.finish_message, message.sid, DONE, None, now)
         hint = next((a.hint for _, (_, a) in answered if a.hint), None)
-        logged = PhotoMeal(tuple(items), totals, whatsapp, len(message.media), tuple(notes), hint, now)
+        logged = PhotoMeal(tuple(items), totals, whatsapp, len(message.media), tuple(notes), hint, now, unknown)
         return Outcome(DONE, logged.reply(), "result", logged if items else None)
 
     async def _retry_later(self, message: MessageRecord, user: UserRecord, error: str) -> Outcome:

@@ -167,3 +167,28 @@ def test_trace_of_one_meal_end_to_end(bot):
 
 def _today() -> str:
     return period_keys(utcnow(), "UTC")["day"]
+
+
+def test_an_unknown_food_is_shown_with_its_suggestions_not_counted_and_kept(bot):
+    from bot.devtools.standins import standin_item, standin_unknown_item
+
+    bot.model.standin.items = (standin_item("apple", 180, 52), standin_unknown_item(("pizza", 0.4), ("bread", 0.2)))
+    form = bot.form(photos=[bot.media_url(bot.jpeg())])
+    (text,) = reply_texts(bot.post(form).text)
+    assert "Apple ~180 g" in text
+    assert "Something I don't recognise, maybe pizza or bread: not counted yet. What is it?" in text
+    assert "Meal: 94 kcal" in text  # the apple alone
+    (meal,) = bot.store.meals(bot.user_id())
+    assert [i.name for i in meal.items] == ["apple"]
+    (analysed,) = [e for e in bot.store.events() if e.kind == "analysed" and e.message_sid == form["MessageSid"]]
+    (kept,) = analysed.detail["unknown"]
+    assert [s["name"] for s in kept["suggestions"]] == ["pizza", "bread"] and kept["photo"] == 0
+
+
+def test_a_photo_of_only_an_unknown_food_asks_instead_of_saying_no_food(bot):
+    from bot.devtools.standins import standin_unknown_item
+
+    bot.model.standin.items = (standin_unknown_item(("burrito", 0.3)),)
+    (text,) = bot.send_photo()
+    assert text.startswith("Something I don't recognise, maybe burrito") and "couldn't spot any food" not in text
+    assert bot.store.meals(bot.user_id()) == []

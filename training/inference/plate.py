@@ -116,14 +116,33 @@ def served_foods(boxes: Sequence, thresholds: Thresholds, accept: Callable[[Any]
 
 @dataclass(frozen=True)
 class FoodFinding:
-    """One food as the models see it, before nutrition."""
+    """One food as the models see it, before nutrition. Plain values only (it crosses the model service as a
+    dict): `suggestions` are `{name, display, probability, source, ndb}` dicts.
+
+    `name` is an ECUSTFD type, an ImageNet food key from data/foods.yaml, or "unknown"; `grams` is None when
+    nothing can size an unknown food.
+    """
 
     name: str
     confidence: float
     box: tuple[float, float, float, float]
-    grams: float
-    grams_low: float
-    grams_high: float
+    grams: float | None
+    grams_low: float | None
+    grams_high: float | None
+    display: str | None = None
+    ndb: str | None = None
+    recognised_by: str | None = "ecustfd"
+    suggestions: tuple[dict, ...] = ()
+    grams_basis: str = "model"
+    portion: str | None = None
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> FoodFinding:
+        """Back from `dataclasses.asdict` (the model service's answer): tuples arrive as lists."""
+        values = dict(values)
+        values["box"] = tuple(values["box"])
+        values["suggestions"] = tuple(dict(s) for s in values.get("suggestions", ()))
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -135,6 +154,15 @@ class PlateFindings:
     reference_box: tuple[float, float, float, float] | None
     mm_per_px: float | None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    whole_photo: bool = False  # no food box: the whole photo was named as one dish
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> PlateFindings:
+        values = dict(values)
+        values["foods"] = [FoodFinding.from_dict(f) for f in values["foods"]]
+        if values.get("reference_box") is not None:
+            values["reference_box"] = tuple(values["reference_box"])
+        return cls(**values)
 
 
 class PlateModels:
@@ -170,7 +198,7 @@ class PlateModels:
             "portion": (time.perf_counter() - detected) * 1e3,
             "batch_size": float(len(images)),
         }
-        return [PlateFindings(f.foods, f.reference, f.reference_box, f.mm_per_px, timings) for f in out]
+        return [dataclasses.replace(f, timings_ms=timings) for f in out]
 
     def findings(self, image: Image.Image, boxes) -> PlateFindings:
         """One photo's findings from its detector boxes (`self.detector([image])[0]`) under `self.thresholds`.
