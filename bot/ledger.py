@@ -6,6 +6,7 @@ fifty photos arriving at once cannot slip past a limit of three.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -87,6 +88,15 @@ class Ledger:
             "ai_cost_micro_usd": round(cost_usd * 1_000_000),
         }
         self.store.add_usage(user.id, self._buckets(user, now, {"day": None, "month": None}), amounts)
+
+    def record_namer_usage(self, user: UserRecord, usage: Mapping, now: datetime) -> None:
+        """Add a cloud food namer's cost (serving's `serving.namers.Usage.as_dict()`, sent with the analysis) to the
+        user's day and month. Cost only: a photo's image tokens (~1,600 on Nova Lite) are not the coach's tokens and
+        must not use up `ai_tokens_per_month`."""
+        cost_usd = float(usage.get("cost_usd") or 0.0)
+        if cost_usd > 0:
+            buckets = self._buckets(user, now, {"day": None, "month": None})
+            self.store.add_usage(user.id, buckets, {"ai_cost_micro_usd": round(cost_usd * 1_000_000)})
 
     def ai_tokens_left(self, user: UserRecord, now: datetime) -> int:
         used = self.store.usage(user.id, "month", period_keys(now, user.timezone)["month"])

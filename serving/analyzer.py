@@ -6,6 +6,7 @@ this module is the framework-free half of the web layer, `serving/service.py` th
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -52,6 +53,9 @@ class MealAnalyzer:
         models: a callable from a list of images to PlateFindings (a `PlateModels`, or a remote batcher).
         nutrition: kcal and macros per food and grams.
         versions: {"detector": ModelVersion, "portion": ModelVersion} reported in every answer.
+        namer: a cloud namer (`serving.namers.namer_from_env()`, off by default) asked about each food our models
+            answer `unknown`: its suggestions come first, and its best one names the food from `namer_accept` when
+            the food has grams. It blocks on the network: call `respond` off the event loop.
     """
 
     def __init__(
@@ -60,8 +64,11 @@ class MealAnalyzer:
         nutrition: NutritionTable,
         versions: dict[str, ModelVersion],
         limits: ImageLimits = ImageLimits(),
+        namer=None,
+        namer_accept: float = 0.6,
     ):
         self.models, self.nutrition, self.versions, self.limits = models, nutrition, versions, limits
+        self.namer, self.namer_accept = namer, namer_accept
 
     def decode(self, data: bytes) -> tuple[Image.Image, float]:
         """The upright RGB image and the ms it took. Raises `ImageRejected` (4xx) for bad uploads."""
@@ -83,7 +90,9 @@ class MealAnalyzer:
     ) -> AnalyzeResponse:
         """Add nutrients and totals to the model findings; `started` is the perf_counter at request start."""
         nutrition_started = time.perf_counter()
-        items = [item for item in (self.item(food) for food in findings.foods) if item is not None]
+        usage: list[dict] = []
+        foods = [self.ask_namer(image, food, usage) if food.name == UNKNOWN else food for food in findings.foods]
+        items = [item for item in (self.item(food) for food in foods) if item is not None]
         named = [i for i in items if i.kcal is not None]
         totals = Totals(
             grams=sum(i.grams for i in named),
@@ -110,8 +119,45 @@ class MealAnalyzer:
             models=self.versions,
             timings_ms={k: round(v, 2) for k, v in timings.items()},
             whole_photo=findings.whole_photo,
+            usage=usage,
             hint=hint,
         )
+
+    def ask_namer(self, image: Image.Image, food: FoodFinding, usage: list[dict]) -> FoodFinding:
+        """An unknown food as the cloud namer sees it: its suggestions first; named by its best one when that is
+        sure enough, priced by our table, and the food has grams. The call's cost goes into `usage`."""
+        if self.namer is None:
+            return food
+        started = time.perf_counter()
+        suggestions, cost = self.namer.name(image, box=food.box)
+        usage.append({**cost.as_dict(), "ms": round((time.perf_counter() - started) * 1e3, 1)})
+        cloud = [
+            {"name": s.name, "display": s.display, "probability": s.probability, "source": s.source, "ndb": s.ndb}
+            for s in suggestions
+        ]
+        merged = tuple(cloud + [s for s in food.suggestions if s["name"] not in {c["name"] for c in cloud}])[:3]
+        best = suggestions[0] if suggestions else None
+        if best is not None and best.probability >= self.namer_accept and food.grams is not None:
+            key = best.name if self._known(best.name) else best.ndb if best.ndb and self._known(best.ndb) else None
+            if key is not None:
+                rest = tuple(s for s in merged if s["name"] != best.name)
+                return dataclasses.replace(
+                    food,
+                    name=best.name,
+                    ndb=best.ndb,
+                    display=best.display,
+                    confidence=best.probability,
+                    recognised_by=best.source,
+                    suggestions=rest,
+                )
+        return dataclasses.replace(food, suggestions=merged)
+
+    def _known(self, key: str) -> bool:
+        try:
+            self.nutrition.facts(key)
+        except UnknownFoodError:
+            return False
+        return True
 
     def item(self, food: FoodFinding) -> Item | None:
         """The response item for one finding: nutrients for a named food, none for an unknown one; None (left

@@ -105,5 +105,10 @@ class AnalyzeResponse(BaseModel):
     image: ImageInfo
     models: dict[str, ModelVersion] = Field(description="keys 'detector' and 'portion'")
     timings_ms: dict[str, float] = Field(description="per stage: decode, detect, portion, nutrition, total")
+    usage: list[dict] = Field(
+        default_factory=list,
+        description="cloud namer calls made for this photo (service, model_id, tokens, images, cost_usd, ms): "
+        "the bot puts their cost in its usage ledger",
+    )
     whole_photo: bool = Field(False, description="no food box was found, so the whole photo was named as one dish")
     hint: str | None = Field(None, description="a sentence for people, e.g. when no food was found")

@@ -19,6 +19,7 @@ from bentoml.validators import ContentType
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from PIL import Image
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from serving.analyzer import MealAnalyzer
@@ -44,6 +45,8 @@ class ServingSettings(BaseSettings):
     food_threshold: float | None = None
     coin_threshold: float | None = None
     overlap_iou: float | None = None
+    # A cloud namer's (PLATE_NAMER) best suggestion names an unknown food from this probability up.
+    namer_accept: float = Field(0.6, ge=0, le=1)
 
     @property
     def limits(self) -> ImageLimits:
@@ -145,8 +148,13 @@ class PlateCoach:
 
         self.settings = ServingSettings()
         versions = {"detector": _version(self.detector), "portion": _version(self.portion)}
+        from serving.namers import namer_from_env
+
         table = NutritionTable.load(Path(self.nutrition.path))
-        self.analyzer = MealAnalyzer(None, table, versions, self.settings.limits)
+        namer = namer_from_env()  # None unless PLATE_NAMER is set; a bad setting fails the start, loudly
+        self.analyzer = MealAnalyzer(
+            None, table, versions, self.settings.limits, namer=namer, namer_accept=self.settings.namer_accept
+        )
 
     async def _infer(self, image: Image.Image) -> PlateFindings:
         """Ask the model service; a dropped connection to it (seen under load: a kept-alive socket the model
@@ -175,6 +183,8 @@ class PlateCoach:
         models_started = time.perf_counter()
         findings = await self._infer(image)
         timings = {"decode": decode_ms, "models": (time.perf_counter() - models_started) * 1e3}
+        if self.analyzer.namer is not None:  # a cloud namer blocks on the network
+            return await run_in_threadpool(self.analyzer.respond, image, findings, timings, started), image
         return self.analyzer.respond(image, findings, timings, started), image
 
     @web.post("/analyze")

@@ -103,6 +103,7 @@ class ModelServerStandIn:
     """Knobs are plain attributes, changed by tests while the server runs."""
 
     items: tuple[dict, ...] = DEFAULT_ITEMS
+    usage: list[dict] = field(default_factory=list)  # cloud namer calls to report with each answer
     delay_s: float = 0.0
     fail_status: int | None = None
     calls: int = 0
@@ -122,7 +123,7 @@ class ModelServerStandIn:
                 return JSONResponse({"detail": "stand-in failure"}, status_code=self.fail_status)
             if not body.startswith(IMAGE_MAGIC):
                 return JSONResponse({"detail": "the upload is not an image this service can read"}, status_code=415)
-            return JSONResponse(analyze_response(self.items))
+            return JSONResponse({**analyze_response(self.items), "usage": self.usage})
 
         @app.get("/readyz")
         async def ready() -> dict:

@@ -75,6 +75,7 @@ class Analysis(_Lenient):
     totals: AnalyzedTotals
     models: dict[str, ModelRef] = Field(default_factory=dict)
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    usage: list[dict] = Field(default_factory=list)  # cloud namer calls the server made for this photo (their cost)
     hint: str | None = None
 
 

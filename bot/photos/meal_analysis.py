@@ -133,6 +133,9 @@ class MealAnalyser:
             await off_loop(self.store.finish_message, message.sid, REJECTED, None, now)
             return Outcome(REJECTED, f"Sorry, {reason}.", "result")
 
+        for _, (_, analysis) in answered:  # what the server paid a cloud namer for this person's photos
+            for usage in analysis.usage:
+                await off_loop(self.ledger.record_namer_usage, user, usage, message.created_at)
         whatsapp = is_whatsapp(message.from_addr)
         notes = [f"Photo {i + 1} skipped: {error.reason}." for i, error in refused] + notes
         items = [

@@ -192,3 +192,14 @@ def test_a_photo_of_only_an_unknown_food_asks_instead_of_saying_no_food(bot):
     (text,) = bot.send_photo()
     assert text.startswith("Something I don't recognise, maybe burrito") and "couldn't spot any food" not in text
     assert bot.store.meals(bot.user_id()) == []
+
+
+def test_a_cloud_namers_cost_reported_by_the_server_goes_to_the_ledger(bot):
+    from bot.devtools.standins import standin_unknown_item
+
+    bot.model.standin.items = (standin_unknown_item(("pizza", 0.4)),)
+    bot.model.standin.usage = [{"service": "bedrock", "model_id": "m", "input_tokens": 1600, "cost_usd": 0.0002}]
+    bot.send_photo()
+    used = bot.store.usage(bot.user_id(), "day", _today())
+    assert used["ai_cost_micro_usd"] == 200
+    assert used["ai_input_tokens"] == 0  # a photo's image tokens are not the coach's allowance

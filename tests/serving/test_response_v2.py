@@ -97,3 +97,69 @@ def test_findings_round_trip_through_the_model_services_dicts():
 
     findings = PlateFindings([APPLE, UNKNOWN], "plate", (0.0, 0.0, 5.0, 5.0), 0.5, {"detect": 1.0}, True)
     assert PlateFindings.from_dict(dataclasses.asdict(findings)) == findings
+
+
+# --- a cloud namer asked about unknown foods (Bedrock through botocore's Stubber) -----------------------------------
+
+
+@pytest.fixture
+def bedrock_analyzer(usda_table, repo_root):
+    import boto3
+    from botocore.stub import Stubber
+
+    from serving.namers import BedrockVisionNamer, FoodVocabulary, NamerSettings
+
+    client = boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    namer = BedrockVisionNamer(client, NamerSettings(), FoodVocabulary.from_foods_yaml(repo_root / "data/foods.yaml"))
+    with Stubber(client) as stubber:
+        yield MealAnalyzer(None, usda_table, VERSIONS, namer=namer, namer_accept=0.6), stubber
+        stubber.assert_no_pending_responses()
+
+
+def _answer(text: str) -> dict:
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 1600, "outputTokens": 30, "totalTokens": 1630},
+        "metrics": {"latencyMs": 500},
+    }
+
+
+SIZED_UNKNOWN = FoodFinding(
+    "unknown", 0.4, (300, 100, 400, 200), 120.0, 60.0, 240.0, recognised_by=None, grams_basis="size_prior"
+)
+
+
+def test_a_sure_cloud_answer_names_a_sized_unknown_food_and_its_cost_is_reported(bedrock_analyzer, usda_table):
+    analyzer, stubber = bedrock_analyzer
+    stubber.add_response("converse", _answer('{"foods": [{"name": "broccoli", "probability": 0.9}]}'))
+    result = respond(analyzer, SIZED_UNKNOWN)
+    (item,) = result.items
+    assert (item.name, item.recognised_by, item.ndb) == ("broccoli", "bedrock", "11090")
+    assert item.kcal == pytest.approx(usda_table.nutrients("11090", 120.0).kcal)
+    assert result.totals.unknown_items == 0
+    (usage,) = result.usage
+    assert usage["input_tokens"] == 1600 and usage["cost_usd"] > 0
+    assert respond(analyzer, APPLE).usage == []  # nothing unknown, no call (the stubber has no second answer)
+
+
+def test_an_unsure_cloud_answer_or_one_without_grams_only_suggests(bedrock_analyzer):
+    analyzer, stubber = bedrock_analyzer
+    stubber.add_response("converse", _answer('{"foods": [{"name": "broccoli", "probability": 0.4}]}'))
+    stubber.add_response("converse", _answer('{"foods": [{"name": "broccoli", "probability": 0.95}]}'))
+    unsure = respond(analyzer, SIZED_UNKNOWN)
+    unsized = respond(analyzer, UNKNOWN)
+    for result in (unsure, unsized):
+        (item,) = result.items
+        assert item.name == "unknown" and item.suggestions[0].name == "broccoli"
+        assert item.suggestions[0].source == "bedrock"
+        (usage,) = result.usage
+        assert usage["service"] == "bedrock" and usage["cost_usd"] > 0
+    assert [s.name for s in unsized.items[0].suggestions] == ["broccoli", "bread", "pizza"]
+
+
+def test_a_throttled_cloud_namer_leaves_the_item_unknown(bedrock_analyzer):
+    analyzer, stubber = bedrock_analyzer
+    stubber.add_client_error("converse", "ThrottlingException", "slow down", 429)
+    (item,) = respond(analyzer, SIZED_UNKNOWN).items
+    assert item.name == "unknown" and item.kcal is None
