@@ -34,7 +34,7 @@ run: venv
 	@echo "  nutrition tables  data/nutrition/"
 	@$(VENV)/bin/dvc metrics show 2>/dev/null || true
 	$(PY) -m serving.import_models
-	$(PY) -m serving.try_server --then '$(PY) -m bot.devtools.demo {photo}'
+	$(PY) -m serving.try_server --then '$(PY) -m bot.devtools.demo {photos}'
 
 test: venv
 	$(PY) -m pytest -ra

@@ -17,11 +17,13 @@ from bot.channel.webhook import router
 from bot.coach.advisor import Advisor, TableSource
 from bot.coach.conversation import Conversation
 from bot.coach.tips import make_coach
+from bot.gallery.ask_back import AskBack
 from bot.ledger import Ledger
 from bot.photos.analysis_client import AnalysisClient
 from bot.photos.meal_analysis import MealAnalyser
 from bot.photos.media import MediaFetcher
 from bot.settings import BotSettings
+from bot.storage.photo_store import make_photo_store
 from bot.storage.protocols import off_loop
 from bot.storage.records import PENDING
 from bot.storage.sql.store import SqlStore
@@ -44,7 +46,8 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         token = settings.twilio_auth_token.get_secret_value()
         auth = (settings.twilio_account_sid, token) if settings.twilio_account_sid and token else None
         media = MediaFetcher(http, auth, settings.media_max_bytes, settings.media_types, settings.media_timeout_s)
-        analysis = AnalysisClient(settings.serving_url, settings.analyze_timeout_s, http)
+        analysis = AnalysisClient(settings.serving_url, settings.analyze_timeout_s, http, settings.analyze_embeddings)
+        photos = make_photo_store(settings.photo_store, settings.photo_store_endpoint_url, settings.aws_region)
         messenger = Messenger(
             settings.twilio_account_sid,
             token,
@@ -56,8 +59,9 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         delivery = Delivery(settings, store, messenger)
         tables = TableSource(settings.nutrition_dir)
         coach = await off_loop(make_coach, settings, ledger)
-        conversation = Conversation(store, Advisor(coach, tables), tables)
-        analyser = MealAnalyser(settings, store, ledger, media, analysis)
+        ask_back = AskBack(store, tables, settings)
+        conversation = Conversation(store, Advisor(coach, tables), tables, ask_back, photos)
+        analyser = MealAnalyser(settings, store, ledger, media, analysis, ask_back, photos)
         service = BotService(settings, store, ledger, analyser, delivery, conversation)
         worker = RetryWorker(service, delivery, settings.retry_poll_s)
         app.state.settings, app.state.store, app.state.service, app.state.worker = settings, store, service, worker

@@ -1,4 +1,4 @@
-"""What every reply shares: one chat message's limits, bold on WhatsApp, and the day-so-far line.
+"""What every reply shares: one chat message's limits, bold on WhatsApp, an item's line and the day-so-far line.
 
 SMS replies stay in the GSM-7 alphabet (ASCII hyphen, no en dash or middle dot): one character outside it
 turns every segment into UCS-2, 70 characters instead of 160, and more than doubles the cost.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from bot.storage.records import DayTotals
+from bot.storage.records import DayTotals, ItemRecord
 
 MAX_CHARS = 1600  # Twilio refuses longer message bodies
 
@@ -38,6 +38,19 @@ def bold(text: str, whatsapp: bool) -> str:
 
 def macros_line(protein: float, fat: float, carbs: float) -> str:
     return f"protein {protein:.0f} g, fat {fat:.0f} g, carbs {carbs:.0f} g"
+
+
+def grams(value: float) -> str:
+    """Portions are estimates: 7 g, 45 g, 185 g, 1,250 g, never 183.4 g."""
+    step = 1 if value < 20 else 5 if value < 200 else 10
+    return f"{round(value / step) * step:,.0f}"
+
+
+def item_line(item: ItemRecord, whatsapp: bool) -> str:
+    """ "Apple ~180 g (150–210 g), 94 kcal" (an ASCII hyphen on SMS)."""
+    dash = "–" if whatsapp else "-"
+    low, high = grams(item.grams_low), grams(item.grams_high)
+    return f"{item.display_name} ~{grams(item.grams)} g ({low}{dash}{high} g), {item.kcal:.0f} kcal"
 
 
 def day_line(totals: DayTotals) -> str:

@@ -117,6 +117,27 @@ class BotSettings(BaseSettings):
     coach_cache_ttl_s: float = Field(3600.0, ge=0, description="identical prompts are answered from memory this long")
     coach_cache_size: int = Field(1024, ge=0)
 
+    photo_store: str = Field(
+        "bot-photos",
+        description="where the bot keeps the photos people send (Twilio's media URLs expire), by sha256: a local "
+        "directory, or s3://bucket/prefix for S3 or an S3-compatible server",
+    )
+    photo_store_endpoint_url: str | None = Field(
+        None, description="an S3-compatible server's URL (MinIO, Ceph...); default: AWS S3 in aws_region"
+    )
+    analyze_embeddings: bool = Field(
+        True, description="ask the model server for each item's crop embedding (POST /analyze?embed=true)"
+    )
+    question_ttl_s: float = Field(
+        3 * 3600.0, gt=0, description="a question about an unknown food expires this long after it was asked"
+    )
+    gallery_min_cosine: float = Field(
+        0.85, gt=0, le=1, description="a labelled crop this similar (cosine) to an unknown food names it"
+    )
+    gallery_confirmations: int = Field(
+        3, ge=1, description="other people's labels name a food only once this many people agree on it"
+    )
+
     @field_validator("public_url", "serving_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:

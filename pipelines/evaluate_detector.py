@@ -59,6 +59,7 @@ def main(
         imgsz=cfg.active.imgsz,
         conf=params.register_detector.conf,  # the served floor, as registered
         pad_fraction=params.extract_features.pad_fraction,
+        namer_dir=paths.namer,  # the served open-set namer: an `unknown` answer is a wrong name here
     )
     thresholds = served_thresholds(paths.serving / THRESHOLDS_FILE)  # chosen on the val photos (tune_serving)
     index, features = load_features(paths.features)

@@ -26,7 +26,8 @@ app = stage_app(__doc__)
 
 
 def served_detector(params: Params) -> FoodDetector:
-    """The food detector as register_detector ships it: image size, confidence floor, crop padding from params."""
+    """The food detector as register_detector ships it: image size, confidence floor, crop padding from params,
+    and the open-set namer of evaluate_openset (which may answer `unknown`)."""
     from training.inference.food_detector import FoodDetector
 
     return FoodDetector.from_dirs(
@@ -35,6 +36,7 @@ def served_detector(params: Params) -> FoodDetector:
         imgsz=params.train_detector.active.imgsz,
         conf=params.register_detector.conf,
         pad_fraction=params.extract_features.pad_fraction,
+        namer_dir=params.paths.namer,
     )
 
 
@@ -50,21 +52,36 @@ def score_split(
     """
     import json
 
+    import numpy as np
     import pandas as pd
     from PIL import Image
     from tqdm import tqdm
 
-    from nutrition import NutritionTable
+    from nutrition import NutritionTable, UnknownFoodError
     from training.data.ecustfd import load_manifest
     from training.files import BASELINES_FILE
     from training.inference.labels import COIN
     from training.inference.plate import PlateModels
     from training.inference.portion_estimator import PortionEstimator
+    from training.inference.references import ECUSTFD_PLATES_MM, ReferenceSettings
     from training.meal_metrics import ServedFood, TrueFood, score_photo
 
     paths = params.paths
     table = NutritionTable.load(paths.nutrition)
     class_mean = json.loads((paths.portion / BASELINES_FILE).read_text())["class_mean"]["mean"]
+    agnostic_mean = float(np.mean(list(class_mean.values())))  # the baseline's grams for a food outside ECUSTFD
+    ndb_of: dict[str, str] = {}  # foods named by the ImageNet head are priced by their NDB number
+
+    def kcal_of(name: str, grams: float | None) -> float:
+        """What the reply counts: nothing for an unknown food or one without grams (the bot asks about it)."""
+        if not grams:
+            return 0.0
+        try:
+            return table.kcal(name, grams)
+        except UnknownFoodError:
+            if name in ndb_of:
+                return table.kcal(ndb_of[name], grams)
+            return 0.0  # "unknown"
 
     images, objects = load_manifest(paths.prepared)
     photos = images[images["split"] == split].reset_index(drop=True)
@@ -77,7 +94,9 @@ def score_split(
 
     detector = served_detector(params)
     estimator = PortionEstimator.load(paths.portion)
-    scored = [(PlateModels(detector, estimator, thresholds), [], []) for thresholds in grid]
+    # ECUSTFD's photos show its own plates (207 and 187 mm), not the dinner plate served photos are assumed to show
+    references = ReferenceSettings(plate_mm=ECUSTFD_PLATES_MM)
+    scored = [(PlateModels(detector, estimator, thresholds, references), [], []) for thresholds in grid]
     for start in tqdm(range(0, len(photos), batch), desc=f"{split} photos", unit="batch"):
         rows = photos.iloc[start : start + batch]
         pictures = [Image.open(paths.raw_ecustfd / p).convert("RGB") for p in rows["image_path"]]
@@ -85,14 +104,19 @@ def score_split(
             true_coin = None if pd.isna(row.coin_xmin) else (row.coin_xmin, row.coin_ymin, row.coin_xmax, row.coin_ymax)
             for models, foods, meals in scored:
                 findings = models.findings(picture, boxes)
-                served = [ServedFood(f.name, f.box, f.grams, f.grams_low, f.grams_high) for f in findings.foods]
+                ndb_of.update({f.name: f.ndb for f in findings.foods if f.ndb})
+                # An unknown food without grams counts as 0 g, as the reply counts it: a full miss, never hidden.
+                served = [
+                    ServedFood(f.name, f.box, *(0.0 if g is None else g for g in (f.grams, f.grams_low, f.grams_high)))
+                    for f in findings.foods
+                ]
                 photo_foods, meal = score_photo(
                     row.image,
                     truths.get(row.image, []),
                     served,
                     findings.reference,
-                    table.kcal,
-                    lambda name: class_mean[name],
+                    kcal_of,
+                    lambda name: class_mean.get(name, agnostic_mean),
                     reference_box=findings.reference_box,
                     true_coin=true_coin,
                 )

@@ -46,6 +46,27 @@ def scatter_plot(frame, path: Path) -> None:
     plt.close(fig)
 
 
+def no_coin_section(split, estimator, index, images, features, typical, kcal, raw) -> dict:
+    """The split's with-coin and no-coin errors side by side (photo level, item-bootstrap intervals), and how
+    well the plate finder did on its photos."""
+    from training.bootstrap import ItemBootstrap
+    from training.portion.fit import portion_rows
+    from training.portion.metrics import evaluate
+    from training.portion.no_coin import finder_accuracy, no_coin_predictions, photo_scales
+
+    mask = (index["split"] == split).to_numpy()
+    coin = (portion_rows(index[mask].reset_index(drop=True), images)["reference"] == "coin").to_numpy()
+    boxes = index[mask].reset_index(drop=True)[coin].reset_index(drop=True)
+    split_images = images[images["image"].isin(set(index.loc[mask, "image"]))]
+    scales = photo_scales(split_images, index[mask], raw)
+    bootstrap = ItemBootstrap(boxes["item_id"])
+    ways = no_coin_predictions(estimator, boxes, images, features[mask][coin], scales, typical)
+    out = {"plate_finder": finder_accuracy(split_images, scales), "bootstrap": bootstrap.spec()}
+    for name, (rows, pred) in ways.items():
+        out[name] = {**evaluate(rows, pred, kcal, bootstrap)["photo"], "n_boxes": len(rows)}
+    return out
+
+
 @app.command()
 def main(
     reports: Annotated[Path | None, typer.Option(help="Report folder (default: params paths.portion_reports).")] = None,
@@ -115,6 +136,11 @@ def main(
         "photo"
     ]
 
+    no_coin = {
+        split: no_coin_section(split, estimator, index, images, features, typical, table.kcal, paths.raw_ecustfd)
+        for split in ("val", "test")
+    }
+
     metrics = {
         "data_version": data_version(),
         "n_test_items": int(coin_rows["item_id"].nunique()),
@@ -130,6 +156,16 @@ def main(
         "test_view_unknown": {"model": as_served, "note": "view hidden, as for photos people send"},
         "test_no_reference": {"model": no_reference, "note": "coin ignored: fallback scale, widened interval"},
         "cv": json.loads((paths.portion / CV_FILE).read_text()),
+        "no_coin": {
+            **no_coin,
+            "note": (
+                "the same boxes sized without their coin (ignored): plate = the network on the plate-rim scale "
+                "(ECUSTFD plates 207/187 mm, told apart by colour; range widened by the val plate error), only on "
+                "photos where a plate was found; served_no_coin = plate where found, else class_prior (a food's "
+                "typical weight); typical_framing = the old guess (ECUSTFD's usual distance); size_prior = the "
+                "coin's scale with the food taken as unknown (leave-food-out shared prior). Intervals: item bootstrap."
+            ),
+        },
     }
     write_json(reports / METRICS_FILE, metrics)
     frame = coin_rows[["image", "label", "weight_g"]].join(model_pred)
@@ -142,6 +178,15 @@ def main(
         f"model {m['mass_mape']:.3f} [{m['mass_mape_ci95'][0]:.3f}, {m['mass_mape_ci95'][1]:.3f}], "
         f"class-mean {c['mass_mape']:.3f}, geometric {g['mass_mape']:.3f} (val: model {v['mass_mape']:.3f}); "
         f"within ±20 % kcal: model {m['within_20pct_kcal']:.3f}; interval coverage {m['interval_coverage']:.3f}"
+    )
+    t = metrics["no_coin"]["test"]
+    typer.echo(
+        "without the coin (test): "
+        + ", ".join(
+            f"{k} {t[k]['mass_mape']:.3f} (covered {t[k]['interval_coverage']:.2f})"
+            for k in ("plate", "served_no_coin", "class_prior", "typical_framing", "size_prior")
+        )
+        + f"; plate found on {t['plate_finder']['found_share']['plate']:.0%} of photos"
     )
 
 

@@ -56,14 +56,17 @@ def main(
         THRESHOLDS_KEY: served_thresholds(paths.serving / THRESHOLDS_FILE).to_dict(),
     }
     fingerprint = artifact_fingerprint(
-        paths.detector, paths.backbone, extra={**served_config, "python_model": class_path(FoodDetectorModel)}
+        paths.detector,
+        paths.backbone,
+        paths.namer,
+        extra={**served_config, "python_model": class_path(FoodDetectorModel)},
     )
     exported_onnx: list[bool] = []
 
     with tempfile.TemporaryDirectory() as tmp:
 
         def log_model(mlflow):
-            log_detector(paths.detector, paths.backbone, served_config)
+            log_detector(paths.detector, paths.backbone, served_config, paths.namer)
             try:
                 exported = (
                     load_ultralytics()

@@ -13,6 +13,46 @@ from training.config import load_params
 app = stage_app(__doc__)
 
 
+def with_fallbacks(estimator, rows, index, images, features, train, val, params):
+    """The estimator with what it needs without a coin: the plate scale's extra error (measured on the val
+    photos, coin ignored, ECUSTFD's plate sizes), the class prior and the shared size prior; and those figures."""
+    from training.portion.fit import extra_sigma, portion_rows
+    from training.portion.no_coin import finder_accuracy, photo_scales
+    from training.portion.priors import with_priors
+
+    cfg = params.train_portion
+    train_rows, val_rows = rows[train].reset_index(drop=True), rows[val].reset_index(drop=True)
+    val_images = images[images["image"].isin(set(val_rows["image"]))]
+    scales = photo_scales(val_images, val_rows, params.paths.raw_ecustfd)
+    val_plate = portion_rows(index[val].reset_index(drop=True), images, scales=scales)
+    on_plate = (val_plate["reference"] == "plate").to_numpy()
+    plate_sigma = (
+        extra_sigma(
+            estimator,
+            val_rows[on_plate].reset_index(drop=True),
+            val_plate[on_plate].reset_index(drop=True),
+            features[val][on_plate],
+        )
+        if on_plate.any()
+        else 0.0
+    )
+    estimator = with_priors(
+        estimator,
+        train_rows,
+        val_rows,
+        cfg.size_prior_slope,
+        plate_sigma=plate_sigma,
+        plate_diameter_mm=cfg.plate_diameter_mm,
+    )
+    info = {
+        "plate_sigma": plate_sigma,
+        "val_plate_finder": finder_accuracy(val_images, scales),
+        "class_prior_sigma_scale": estimator.meta["class_prior"]["sigma_scale"],
+        "size_prior_log_half_width": estimator.meta["agnostic_prior"]["log_half_width"],
+    }
+    return estimator, info
+
+
 @app.command()
 def main(
     out: Annotated[Path | None, typer.Option(help="Output folder (default: params paths.portion).")] = None,
@@ -58,6 +98,7 @@ def main(
         val_no_ref,
     )
     class_mean, geometric = baselines(rows[train])
+    estimator, info["no_coin"] = with_fallbacks(estimator, rows, index, images, features, train, val, params)
 
     cv_scores = {"model": [], "class_mean": [], "geometric": []}
     abs_log_errors = []  # out-of-fold |log(predicted / true grams)| of train+val photos

@@ -76,23 +76,29 @@ class MealAnalyzer:
         image = decode_image(data, self.limits)
         return image, (time.perf_counter() - started) * 1e3
 
-    def analyze(self, data: bytes) -> tuple[AnalyzeResponse, Image.Image]:
+    def analyze(self, data: bytes, embed: bool = False) -> tuple[AnalyzeResponse, Image.Image]:
         """The whole analysis of one photo, in this process."""
         started = time.perf_counter()
         image, decode_ms = self.decode(data)
         models_started = time.perf_counter()
         (findings,) = self.models([image])
         models_ms = (time.perf_counter() - models_started) * 1e3
-        return self.respond(image, findings, {"decode": decode_ms, "models": models_ms}, started), image
+        return self.respond(image, findings, {"decode": decode_ms, "models": models_ms}, started, embed), image
 
     def respond(
-        self, image: Image.Image, findings: PlateFindings, timings_ms: dict[str, float], started: float
+        self,
+        image: Image.Image,
+        findings: PlateFindings,
+        timings_ms: dict[str, float],
+        started: float,
+        embed: bool = False,
     ) -> AnalyzeResponse:
-        """Add nutrients and totals to the model findings; `started` is the perf_counter at request start."""
+        """Add nutrients and totals to the model findings; `started` is the perf_counter at request start;
+        `embed`: each item carries its crop embedding."""
         nutrition_started = time.perf_counter()
         usage: list[dict] = []
         foods = [self.ask_namer(image, food, usage) if food.name == UNKNOWN else food for food in findings.foods]
-        items = [item for item in (self.item(food) for food in foods) if item is not None]
+        items = [item for item in (self.item(food, embed) for food in foods) if item is not None]
         named = [i for i in items if i.kcal is not None]
         totals = Totals(
             grams=sum(i.grams for i in named),
@@ -159,7 +165,7 @@ class MealAnalyzer:
             return False
         return True
 
-    def item(self, food: FoodFinding) -> Item | None:
+    def item(self, food: FoodFinding, embed: bool = False) -> Item | None:
         """The response item for one finding: nutrients for a named food, none for an unknown one; None (left
         out, logged) for a name the nutrition table lacks, which is a packaging bug, not the photo's fault."""
         suggestions = [self.suggestion(s) for s in food.suggestions]
@@ -172,6 +178,7 @@ class MealAnalyzer:
             "grams_basis": food.grams_basis if food.grams is not None else "none",
             "portion": food.portion,
             "suggestions": [s for s in suggestions if s is not None][:3],
+            "embedding": food.embedding if embed else None,
         }
         if food.name == UNKNOWN:
             return Item(

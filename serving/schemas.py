@@ -65,6 +65,11 @@ class Item(BaseModel):
         "one SR28 household portion (e.g. '1 slice'); none: not sized",
     )
     portion: str | None = Field(None, description="the household portion the grams are, e.g. '1 slice'")
+    embedding: str | None = Field(
+        None,
+        description="with ?embed=true: the crop's MobileNetV2 features, L2-normalised, as base64 of 1280 "
+        "little-endian float16 (the bot's gallery of foods people taught it compares these)",
+    )
     kcal: float | None = Field(ge=0, description="None for unknown items")
     protein_g: float | None = Field(ge=0)
     fat_g: float | None = Field(ge=0)

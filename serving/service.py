@@ -174,7 +174,7 @@ class PlateCoach:
             return raw
         return PlateFindings.from_dict(raw)
 
-    async def analyze_bytes(self, data: bytes) -> tuple[AnalyzeResponse, Image.Image]:
+    async def analyze_bytes(self, data: bytes, embed: bool = False) -> tuple[AnalyzeResponse, Image.Image]:
         """Raises ImageRejected for bad uploads; anything else is a server error."""
         from starlette.concurrency import run_in_threadpool
 
@@ -184,11 +184,11 @@ class PlateCoach:
         findings = await self._infer(image)
         timings = {"decode": decode_ms, "models": (time.perf_counter() - models_started) * 1e3}
         if self.analyzer.namer is not None:  # a cloud namer blocks on the network
-            return await run_in_threadpool(self.analyzer.respond, image, findings, timings, started), image
-        return self.analyzer.respond(image, findings, timings, started), image
+            return await run_in_threadpool(self.analyzer.respond, image, findings, timings, started, embed), image
+        return self.analyzer.respond(image, findings, timings, started, embed), image
 
     @web.post("/analyze")
-    async def analyze(self, request: Request, annotate: bool = False) -> Response:
+    async def analyze(self, request: Request, annotate: bool = False, embed: bool = False) -> Response:
         """A photo as the raw body (`Content-Type: image/jpeg`…) or a multipart file → AnalyzeResponse JSON,
         or with `?annotate=true` the photo with boxes and labels drawn, as PNG."""
         from starlette.concurrency import run_in_threadpool
@@ -197,7 +197,7 @@ class PlateCoach:
 
         try:
             data = await _image_bytes(request, self.settings.limits.max_bytes)
-            result, image = await self.analyze_bytes(data)
+            result, image = await self.analyze_bytes(data, embed)
         except (ImageRejected, ModelsUnavailable) as exc:
             log.info("not analysed: %s", exc)
             return _rejection(exc)

@@ -159,6 +159,7 @@ _CODE = (
     "training/inference/crop_classifier.py",
     "training/inference/portion_estimator.py",
     "training/portion/fit.py",
+    "training/portion/priors.py",
     "training/inference/portion_features.py",
     "training/inference/backbone.py",
 )
@@ -208,6 +209,7 @@ def _train(work: Path, out: Path, backbone: Path) -> None:
     from training.inference.labels import COIN
     from training.inference.localiser import FOOD, LOCALISER_CLASSES, WEIGHTS_FILE
     from training.portion.fit import fit_estimator, portion_rows
+    from training.portion.priors import with_priors
 
     raw = _copy_items(SHARED_ECUSTFD, work / "ecustfd", ITEMS)
     images, objects = build_manifest(raw)
@@ -264,6 +266,8 @@ def _train(work: Path, out: Path, backbone: Path) -> None:
         typical,
         val_no_ref,
     )
+    # What a photo without a coin needs: the class prior, and the shared size prior for foods it never saw.
+    estimator = with_priors(estimator, rows[train], rows[val], cfg.size_prior_slope)
     (out / "portion").mkdir()
     estimator.save(out / "portion")
 

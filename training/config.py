@@ -38,6 +38,9 @@ class Paths(_Section):
     meal_reports: Path
     serving: Path
     serving_reports: Path
+    namer: Path
+    openset_reports: Path
+    samples: Path
 
 
 class EcustfdSource(_Section):
@@ -51,9 +54,21 @@ class UsdaSource(_Section):
     source: str
 
 
+class SamplePhoto(_Section):
+    member: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    licence: str
+
+
+class SamplesSource(_Section):
+    source: str
+    photos: dict[str, SamplePhoto]
+
+
 class DataSources(_Section):
     ecustfd: EcustfdSource
     usda: UsdaSource
+    samples: SamplesSource
 
 
 class BackboneParams(_Section):
@@ -147,12 +162,29 @@ class TrainPortionParams(_Section):
     size_prior_slope: float | None = Field(default=None, gt=0)
     cv_folds: int = Field(ge=2)
     cv_members: int = Field(ge=1)
+    plate_diameter_mm: float = Field(default=260.0, gt=0)  # the plate size served photos are scaled by
 
 
 class RegisterPortionParams(_Section):
     model_name: str = PORTION_MODEL
     gate_metric: str
     min_gain_over_class_mean: float = Field(lt=1)  # negative lets a worse model through: smoke runs only
+
+
+class EvaluateOpensetParams(_Section):
+    """Leave-foods-out evaluation of the open-set namer; its thresholds are chosen on the val crops only."""
+
+    seed: int
+    folds: int = Field(ge=2)
+    c: float = Field(gt=0)
+    pca_components: int = Field(ge=1, le=1280)
+    knn_weights: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
+    known_rejection_budget: float = Field(ge=0, lt=1)
+    budget_counts: Literal["known", "named_right"] = "known"
+    imagenet_probability: list[Annotated[float, Field(ge=0, le=1)]] = Field(min_length=1)
+    imagenet_min_precision: float = Field(gt=0, le=1)
+    goal_unknown_ok: float = Field(ge=0, le=1)
+    goal_known_rejected: float = Field(ge=0, le=1)
 
 
 class Params(BaseModel):
@@ -170,6 +202,7 @@ class Params(BaseModel):
     tune_serving: TuneServingParams
     train_portion: TrainPortionParams
     register_portion: RegisterPortionParams
+    evaluate_openset: EvaluateOpensetParams
 
 
 def load_params(path: Path | str = PARAMS_FILE) -> Params:

@@ -193,7 +193,9 @@ class BotService:
         if outcome.meal is None:
             return outcome
         try:
-            coaching = await off_loop(self.conversation.after_photo, user, outcome.meal.totals, outcome.meal.at)
+            # a question about an unknown food is the one question of this reply
+            ask = not outcome.meal.unknown
+            coaching = await off_loop(self.conversation.after_photo, user, outcome.meal.totals, outcome.meal.at, ask)
         except Exception:  # the meal is logged; coaching is a bonus that must not lose the reply
             log.exception("coaching after %s failed", message.sid)
             return outcome

@@ -1,12 +1,14 @@
 """One text message → one reply: commands, answers to our questions, corrections, typed meals, onboarding.
 
 Order matters: a pending "delete?" first, then commands, then the question we asked (which food, how much,
-allergies, goal, a profile fact), then corrections of the last meal, then meals. Blocking: run off the loop.
+what the unknown food in a photo was, allergies, goal, a profile fact), then corrections of the last meal,
+then meals. Blocking: run off the loop.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +19,9 @@ from bot.coach.advisor import Advisor, TableSource, targets_of
 from bot.coach.commands import Intent, classify, run_command
 from bot.coach.fix_last_meal import CorrectionError, apply_correction
 from bot.coach.typed_meals import TypedMeals
+from bot.gallery.ask_back import AskBack
 from bot.ledger import period_keys
+from bot.storage.photo_store import PhotoStore
 from bot.storage.protocols import BotStore
 from bot.storage.records import DayTotals, MessageRecord, ProfileRecord, UserRecord
 from nutrition.allergens import parse_allergies
@@ -26,6 +30,7 @@ from nutrition.meal_text import has_amounts, looks_like_meal
 from nutrition.profile_text import GOAL_LABELS, parse_body, parse_goal
 from nutrition.targets import Goal
 
+log = logging.getLogger(__name__)
 OPTIONAL_FACTS = ("sex", "age", "height", "weight", "activity")
 _FACT_FIELD = {"sex": "sex", "age": "age_years", "height": "height_cm", "weight": "weight_kg", "activity": "activity"}
 _GREETING = re.compile(r"^(hi|hello|hey|hiya|yo|good (morning|afternoon|evening)|start over|hola)\b")
@@ -40,11 +45,20 @@ class Turn:
 
 
 class Conversation:
-    def __init__(self, store: BotStore, advisor: Advisor, tables: TableSource):
+    def __init__(
+        self,
+        store: BotStore,
+        advisor: Advisor,
+        tables: TableSource,
+        ask_back: AskBack | None = None,
+        photos: PhotoStore | None = None,
+    ):
         self.store = store
         self.advisor = advisor
         self.tables = tables
         self.meals = TypedMeals(store, tables)
+        self.ask_back = ask_back
+        self.photos = photos
 
     def handle(self, user: UserRecord, message: MessageRecord, now: datetime) -> Turn:
         body = message.body.strip()
@@ -55,7 +69,7 @@ class Conversation:
                 "yes",
                 "y",
             ):
-                self.store.delete_user(user.id)
+                self._forget_photos(self.store.delete_user(user.id))
                 return Turn((text.DELETED,), "delete_confirmed", deleted=True)
             return Turn((text.KEPT,), "delete_cancelled")
         intent = classify(body)
@@ -67,6 +81,9 @@ class Conversation:
         pending = self.meals.answer(user, message, body, now)
         if pending is not None:
             return self._meal_turn(user, pending, day, now, whatsapp, "meal_answer")
+        answered = self.ask_back.answer(user, message, body, now) if self.ask_back else None
+        if answered is not None:
+            return Turn(answered, "photo_answer")
         if profile.asking in ("allergies", "goal", *OPTIONAL_FACTS):
             turn = self._answer(user, profile, body, now)
             if turn is not None:
@@ -86,6 +103,15 @@ class Conversation:
             question = self.next_question(user, self.store.get_profile(user.id), day, now)
             return Turn(tuple(filter(None, [text.WELCOME + (f"\n{question}" if question else "")])), "greeting")
         return Turn((text.NOT_A_COMMAND,), "unknown")
+
+    def _forget_photos(self, orphans: list[str]) -> None:
+        """Delete the bytes of the photos nobody else sent; the rows naming them are gone already."""
+        for sha256 in orphans:
+            try:
+                if self.photos is not None:
+                    self.photos.delete(sha256)
+            except Exception:  # the person is deleted: a left-over file is for the operator to remove
+                log.exception("deleted user's photo %s could not be removed from the photo store", sha256)
 
     # commands
     def _command(self, user: UserRecord, profile: ProfileRecord, intent: Intent, now: datetime) -> Turn:
@@ -231,9 +257,12 @@ class Conversation:
             lines.append(question)
         return Turn((fit("\n".join(lines)),), intent)
 
-    def after_photo(self, user: UserRecord, totals: DayTotals, now: datetime) -> list[str]:
-        """What the coach adds under a photo's meal reply (the channel calls it once the meal is logged)."""
+    def after_photo(self, user: UserRecord, totals: DayTotals, now: datetime, ask: bool = True) -> list[str]:
+        """What the coach adds under a photo's meal reply (the channel calls it once the meal is logged); `ask`:
+        False when the reply already asks something."""
         profile = self.store.get_profile(user.id)
         lines = self.advice(user, profile, totals, now, "meal_logged")
+        if not ask:
+            return lines
         question = self.next_question(user, profile, period_keys(now, user.timezone)["day"], now)
         return lines + ([question] if question else [])

@@ -1,6 +1,6 @@
 """Replay a sample conversation through the live bot (`python -m bot`) and a model server already running.
 
-    BOT_SERVING_URL=http://127.0.0.1:3000 python -m bot.devtools.demo path/to/meal.jpg
+    BOT_SERVING_URL=http://127.0.0.1:3000 python -m bot.devtools.demo path/to/meal.jpg [more photos...]
 
 Starts the bot on a free localhost port with a throw-away SQLite database and a demo auth token, sends each
 message signed as Twilio would (`bot.devtools.simulate`), prints the conversation, and stops the bot. The last step of
@@ -45,8 +45,9 @@ cli = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
 
 @cli.command()
 def main(
-    photo: Annotated[
-        Path, typer.Argument(help="a meal photo to send as the fourth message", exists=True, dir_okay=False)
+    photos: Annotated[
+        list[Path],
+        typer.Argument(help="meal photos, each sent as a message after the first three", exists=True, dir_okay=False),
     ],
     sender: Annotated[str, typer.Option("--from", help="the sender's phone number")] = "+15550001",
 ) -> None:
@@ -67,9 +68,10 @@ def main(
             process = subprocess.Popen([sys.executable, "-m", "bot"], env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             _wait_ready(url, process, log, timeout_s=60)
-            for message in SCRIPT:
-                message = message.format(photo=photo)
-                typer.secho(f"\n> {Path(message).name if message == str(photo) else message}", fg=typer.colors.CYAN)
+            messages = [m for step in SCRIPT for m in ([str(p) for p in photos] if step == "{photo}" else [step])]
+            for message in messages:
+                is_photo = message in {str(p) for p in photos}
+                typer.secho(f"\n> {Path(message).name if is_photo else message}", fg=typer.colors.CYAN)
                 # --linger: a photo is downloaded by the bot, maybe after its first answer; keep serving it a while
                 sent = subprocess.run(
                     [

@@ -1,7 +1,8 @@
 """LOCAL STAND-INS for tests, `bot.devtools.simulate` and the benchmark — not the real services.
 
 * `ModelServerStandIn`: answers `POST /analyze` with AnalyzeResponse-shaped JSON (the contract of
-  `serving/schemas.py`), fixed items, an optional delay or failure. It looks at no pixels.
+  `serving/schemas.py`), fixed items, an optional delay or failure. It looks at no pixels. Items may carry
+  an `embedding` (`standin_embedding`), sent only when asked with `?embed=true`, as the server will.
 * `TwilioStandIn`: the Messages API (`POST /2010-04-01/Accounts/{sid}/Messages.json`, basic auth, what
   `twilio.rest.Client` sends and parses) and a media host (`GET /media/{name}`, basic auth).
 * `ServerThread`: runs an ASGI app with uvicorn in a thread on 127.0.0.1, stoppable and restartable;
@@ -17,6 +18,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from math import sqrt
 from urllib.parse import parse_qsl
 
 import uvicorn
@@ -50,9 +52,29 @@ def standin_item(
     }
 
 
-def standin_unknown_item(*suggestions: tuple[str, float]) -> dict:
-    """An `unknown` AnalyzeResponse item (schema 2): no nutrients, the (name, probability) suggestions given."""
-    return {
+EMBEDDING_DIM = 1280
+
+
+def standin_embedding(direction: int, blend: float = 0.0, towards: int | None = None) -> str:
+    """A crop embedding as the server sends it (base64 of L2-normalised float16, 1280-d): the unit vector along
+    `direction`, turned by `blend` towards `towards` (cosine with the first: 1 / sqrt(1 + blend²))."""
+    import numpy as np
+
+    vector = np.zeros(EMBEDDING_DIM, dtype=np.float32)
+    vector[direction] = 1.0
+    if towards is not None:
+        vector[towards] += blend
+    vector /= sqrt(float(vector @ vector))
+    return base64.b64encode(vector.astype("<f2").tobytes()).decode()
+
+
+def standin_unknown_item(
+    *suggestions: tuple[str, float], embedding: str | None = None, grams: float | None = None, box=None
+) -> dict:
+    """An `unknown` AnalyzeResponse item (schema 2): no nutrients, the (name, probability) suggestions given;
+    `grams`: sized from its box (grams_basis size_prior); `box`: (xmin, ymin, xmax, ymax) in the 640×480 image."""
+    xmin, ymin, xmax, ymax = box or (220.0, 10.0, 400.0, 200.0)
+    item = {
         "name": "unknown",
         "display_name": "Something I don't recognise",
         "ndb": None,
@@ -62,16 +84,19 @@ def standin_unknown_item(*suggestions: tuple[str, float]) -> dict:
             {"name": n, "display_name": n.replace("_", " ").capitalize(), "probability": p, "source": "imagenet"}
             for n, p in suggestions
         ],
-        "box": {"xmin": 220.0, "ymin": 10.0, "xmax": 400.0, "ymax": 200.0},
-        "grams": None,
-        "grams_low": None,
-        "grams_high": None,
-        "grams_basis": "none",
+        "box": {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax},
+        "grams": grams,
+        "grams_low": round(grams * 0.8, 1) if grams else None,
+        "grams_high": round(grams * 1.2, 1) if grams else None,
+        "grams_basis": "size_prior" if grams else "none",
         "kcal": None,
         "protein_g": None,
         "fat_g": None,
         "carbs_g": None,
     }
+    if embedding is not None:
+        item["embedding"] = embedding
+    return item
 
 
 DEFAULT_ITEMS = (standin_item("apple", 180, 52), standin_item("banana", 120, 89, 1.1, 0.3, 22.8))
@@ -107,6 +132,7 @@ class ModelServerStandIn:
     delay_s: float = 0.0
     fail_status: int | None = None
     calls: int = 0
+    queries: list[dict] = field(default_factory=list)  # the query parameters of each /analyze call
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def app(self) -> FastAPI:
@@ -117,13 +143,17 @@ class ModelServerStandIn:
             body = await request.body()
             with self._lock:
                 self.calls += 1
+                self.queries.append(dict(request.query_params))
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
             if self.fail_status:
                 return JSONResponse({"detail": "stand-in failure"}, status_code=self.fail_status)
             if not body.startswith(IMAGE_MAGIC):
                 return JSONResponse({"detail": "the upload is not an image this service can read"}, status_code=415)
-            return JSONResponse({**analyze_response(self.items), "usage": self.usage})
+            items = self.items
+            if request.query_params.get("embed") != "true":
+                items = tuple({k: v for k, v in i.items() if k != "embedding"} for i in items)
+            return JSONResponse({**analyze_response(items), "usage": self.usage})
 
         @app.get("/readyz")
         async def ready() -> dict:

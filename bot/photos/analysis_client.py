@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 log = logging.getLogger(__name__)
 UNKNOWN = "unknown"  # the item name for a food the model does not know (schema 2)
@@ -24,13 +24,35 @@ class AnalyzedSuggestion(_Lenient):
     display_name: str
     probability: float = Field(0.0, ge=0, le=1)
     source: str = ""
+    ndb: str | None = None
+
+
+class Box(_Lenient):
+    """Pixel box in the (EXIF-rotated) image."""
+
+    xmin: float
+    ymin: float
+    xmax: float
+    ymax: float
+
+
+class ImageSize(_Lenient):
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
 
 
 class AnalyzedItem(_Lenient):
-    """A named food (all numbers set) or, from schema 2, an `unknown` one (kcal null) with suggestions."""
+    """A named food (all numbers set) or, from schema 2, an `unknown` one (kcal null) with suggestions.
+
+    `embedding`: base64 of the crop's L2-normalised float16 features, when asked with `embed=true` and the
+    server sends it (optional: the gallery reads it, nothing else needs it)."""
 
     name: str
     display_name: str
+    ndb: str | None = None
+    box: Box | None = None
+    grams_basis: str = "model"
+    embedding: str | None = None
     grams: float | None = Field(gt=0)
     grams_low: float | None = Field(gt=0)
     grams_high: float | None = Field(gt=0)
@@ -40,6 +62,12 @@ class AnalyzedItem(_Lenient):
     carbs_g: float | None = Field(ge=0)
     confidence: float = Field(0.0, ge=0, le=1)
     suggestions: list[AnalyzedSuggestion] = Field(default_factory=list)
+
+    @field_validator("embedding", mode="before")
+    @classmethod
+    def _embedding_or_none(cls, value):
+        # optional extra: a malformed one must not make the whole answer "off the contract"
+        return value if isinstance(value, str) and value else None
 
     @property
     def named(self) -> bool:
@@ -77,6 +105,7 @@ class Analysis(_Lenient):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     usage: list[dict] = Field(default_factory=list)  # cloud namer calls the server made for this photo (their cost)
     hint: str | None = None
+    image: ImageSize | None = None
 
 
 class AnalysisUnavailable(Exception):
@@ -108,8 +137,11 @@ def _error_reason(response: httpx.Response) -> str:
 class AnalysisClient:
     """Sends one photo as the raw request body (`Content-Type: image/...`) and parses the answer."""
 
-    def __init__(self, base_url: str, timeout_s: float, http: httpx.AsyncClient | None = None):
+    def __init__(
+        self, base_url: str, timeout_s: float, http: httpx.AsyncClient | None = None, embeddings: bool = False
+    ):
         self.url = base_url.rstrip("/") + "/analyze"
+        self.params = {"embed": "true"} if embeddings else None
         self.timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0))
         self._http = http or httpx.AsyncClient(trust_env=False)
         self._owns_http = http is None
@@ -125,7 +157,11 @@ class AnalysisClient:
         """
         try:
             response = await self._http.post(
-                self.url, content=image, headers={"Content-Type": content_type}, timeout=self.timeout
+                self.url,
+                content=image,
+                params=self.params,
+                headers={"Content-Type": content_type},
+                timeout=self.timeout,
             )
         except httpx.TimeoutException as exc:
             raise AnalysisUnavailable(f"{self.url} timed out ({type(exc).__name__})") from exc

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.chat_text import is_whatsapp
+from bot.gallery.ask_back import AskBack
 from bot.ledger import Ledger, period_keys
 from bot.photos.analysis_client import Analysis, AnalysisClient, AnalysisUnavailable, PhotoRejected
 from bot.photos.meal_reply import GAVE_UP, UNAVAILABLE, UnknownFood, meal_reply
 from bot.photos.media import MediaFetcher, MediaRejected, MediaUnavailable, Photo, kind_of
 from bot.settings import BotSettings
+from bot.storage.photo_store import PhotoStore, PhotoStoreError
 from bot.storage.protocols import BotStore, off_loop
 from bot.storage.records import (
     DONE,
@@ -76,20 +78,59 @@ class Outcome:
     meal: PhotoMeal | None = None
 
 
+def _remembered_note(name: str, own: bool) -> str:
+    who = "you taught me" if own else "several people taught me"
+    return f"I recognised the {name.lower()} from a photo {who}."
+
+
+def _unknown(question: dict) -> UnknownFood:
+    names = tuple(c["display_name"] for c in question["choices"])
+    return UnknownFood(question["photo_index"], names, question["item"].get("grams"), question["item"].get("where"))
+
+
 def retry_delay(attempts: int, base_s: float, max_s: float) -> float:
     """Exponential backoff: base, 2·base, 4·base… capped at max."""
     return min(max_s, base_s * 2 ** max(0, attempts - 1))
 
 
 class MealAnalyser:
+    """`ask_back` names unknown foods from the gallery and asks about the rest; `photos` keeps the bytes of every
+    photo analysed."""
+
     def __init__(
-        self, settings: BotSettings, store: BotStore, ledger: Ledger, media: MediaFetcher, analysis: AnalysisClient
+        self,
+        settings: BotSettings,
+        store: BotStore,
+        ledger: Ledger,
+        media: MediaFetcher,
+        analysis: AnalysisClient,
+        ask_back: AskBack,
+        photos: PhotoStore | None = None,
     ):
         self.settings = settings
         self.store = store
         self.ledger = ledger
         self.media = media
         self.analysis = analysis
+        self.photos = photos
+        self.ask_back = ask_back
+
+    async def _keep_photos(self, user: UserRecord, photos: list[Photo]) -> None:
+        """Store the bytes ourselves (Twilio's URLs expire). A failing store must not cost the person their
+        meal: it is logged, and that photo's labelled crops will lack bytes."""
+        if self.photos is None:
+            return
+        kept = []
+        for photo in photos:
+            try:
+                await off_loop(self.photos.put, photo.data, photo.content_type)
+            except (PhotoStoreError, OSError) as exc:
+                log.error("photo store failed for %s: %s", photo.url, exc)
+                continue
+            ref = photo.reference()
+            kept.append({k: ref[k] for k in ("sha256", "content_type", "bytes")})
+        if kept:
+            await off_loop(self.store.add_stored_photos, user.id, kept, utcnow())
 
     def split_media(self, media: tuple[MediaRef, ...]) -> tuple[list[tuple[int, MediaRef]], list[str]]:
         """The photos to analyse (index in the message, ref) and notes about the attachments left out."""
@@ -136,6 +177,7 @@ class MealAnalyser:
         for _, (_, analysis) in answered:  # what the server paid a cloud namer for this person's photos
             for usage in analysis.usage:
                 await off_loop(self.ledger.record_namer_usage, user, usage, message.created_at)
+        await self._keep_photos(user, [photo for _, (photo, _) in answered])
         whatsapp = is_whatsapp(message.from_addr)
         notes = [f"Photo {i + 1} skipped: {error.reason}." for i, error in refused] + notes
         items = [
@@ -144,25 +186,53 @@ class MealAnalyser:
             for item in analysis.items
             if item.named
         ]
-        unknown = tuple(
-            UnknownFood(i, tuple(s.display_name for s in item.suggestions[:3]), item.grams)
-            for i, (_, analysis) in answered
-            for item in analysis.items
-            if not item.named
-        )
+        questions, remembered = [], []
+        for i, (photo, analysis) in answered:
+            for item in analysis.items:
+                if item.named:
+                    continue
+                sent = item.model_dump()
+                named = await off_loop(self.ask_back.gallery_item, user.id, sent, i)
+                if named is not None:
+                    items.append(named[0])
+                    remembered.append((named[0].display_name, named[1].own))
+                else:
+                    ref = photo.reference()
+                    image = analysis.image.model_dump() if analysis.image else None
+                    question = await off_loop(self.ask_back.question, sent, i, ref, image, len(message.media))
+                    questions.append(question)
+        notes = [_remembered_note(name, own) for name, own in remembered] + notes
         day = period_keys(message.created_at, user.timezone)["day"]
         models = {str(i): {k: v.model_dump() for k, v in a.models.items()} for i, (_, a) in answered}
+        photo_refs = [photo.reference() for _, (photo, _) in answered]
         meal_id = None
         if items:
-            photo_refs = [photo.reference() for _, (photo, _) in answered]
             meal, totals = await off_loop(
                 self.store.save_meal, message.id, user.id, day, message.created_at, items, models, photo_refs
             )
             meal_id = meal.id
         else:
             totals = await off_loop(self.store.day_totals, user.id, day)
+        unknown = tuple(_unknown(q) for q in questions)
+        if questions:  # the newest photo's questions replace older ones
+            meal_start = {"models": models, "photos": photo_refs}
+            await off_loop(
+                self.store.set_photo_questions,
+                user.id,
+                message.id,
+                message.sid,
+                day,
+                message.created_at,
+                meal_start,
+                questions,
+                now,
+            )
         timings = {str(i): a.timings_ms for i, (_, a) in answered}
         detail = {"items": len(items), "models": models, "timings_ms": timings, "attempt": message.attempts}
+        if remembered:
+            detail["gallery"] = [name for name, _ in remembered]
+        if questions:
+            detail["questions"] = len(questions)
         if unknown:  # kept whole, with every suggestion, until the person says what it was
             detail["unknown"] = [
                 {"photo": i, **item.model_dump(include={"box", "grams", "suggestions", "confidence"})}

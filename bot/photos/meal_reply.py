@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from bot.chat_text import bold, day_line, fit, macros_line
+from bot.chat_text import bold, day_line, fit, item_line, macros_line
+from bot.gallery.wording import UnknownFood, question_line
 from bot.storage.records import DayTotals, ItemRecord
 
 MAX_ITEM_LINES = 10
@@ -15,35 +15,6 @@ UNAVAILABLE = (
 )
 GAVE_UP = "Sorry, I still couldn't analyse the photo you sent earlier. Please send it again a bit later."
 NO_FOOD = "I couldn't spot any food in that photo. Try again from above, with the whole plate in view."
-
-
-def grams(value: float) -> str:
-    """Portions are estimates: 7 g, 45 g, 185 g, 1,250 g, never 183.4 g."""
-    step = 1 if value < 20 else 5 if value < 200 else 10
-    return f"{round(value / step) * step:,.0f}"
-
-
-def item_line(item: ItemRecord, whatsapp: bool) -> str:
-    dash = "–" if whatsapp else "-"
-    low, high = grams(item.grams_low), grams(item.grams_high)
-    return f"{item.display_name} ~{grams(item.grams)} g ({low}{dash}{high} g), {item.kcal:.0f} kcal"
-
-
-@dataclass(frozen=True)
-class UnknownFood:
-    """A food the model could not name: where it was, what it might be, its grams when something sized it."""
-
-    photo_index: int
-    suggestions: tuple[str, ...]  # display names, best first
-    grams: float | None = None
-
-
-def unknown_line(food: UnknownFood) -> str:
-    """ "Something I don't recognise (pizza? bread?), not counted yet: what is it?" — never one of our foods."""
-    size = f" ~{grams(food.grams)} g" if food.grams else ""
-    guesses = " or ".join(s.lower() for s in food.suggestions[:3])
-    maybe = f", maybe {guesses}" if guesses else ""
-    return f"Something I don't recognise{size}{maybe}: not counted yet. What is it?"
 
 
 def meal_reply(
@@ -56,15 +27,17 @@ def meal_reply(
     footer: Sequence[str] = (),
     unknown: Sequence[UnknownFood] = (),
 ) -> str:
-    """Per item "Apple ~180 g (150–210 g), 94 kcal", each unknown food with its suggestions, then the meal total
-    and the day so far."""
+    """Per item "Apple ~180 g (150–210 g), 94 kcal", the question about the first unknown food, then the meal
+    total and the day so far."""
     lines: list[str] = []
     for item in items[:MAX_ITEM_LINES]:
         prefix = f"Photo {item.photo_index + 1}: " if photos > 1 else ""
         lines.append(prefix + item_line(item, whatsapp))
-    for food in unknown[:MAX_ITEM_LINES]:
-        prefix = f"Photo {food.photo_index + 1}: " if photos > 1 else ""
-        lines.append(prefix + unknown_line(food))
+    if unknown:  # one question at a time: the first now, the others after its answer
+        lines.append(question_line(unknown[0], photos))
+        if len(unknown) > 1:
+            more = len(unknown) - 1
+            lines.append(f"(Then I'll ask about {more} more food{'s' if more > 1 else ''} I didn't recognise.)")
     if len(items) > MAX_ITEM_LINES:
         rest = items[MAX_ITEM_LINES:]
         lines.append(f"+{len(rest)} more, {sum(round(i.kcal) for i in rest):,} kcal")

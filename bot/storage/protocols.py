@@ -15,15 +15,18 @@ from typing import Protocol, TypeVar
 import anyio.to_thread
 
 from bot.storage.records import (
+    AnsweredQuestion,
     Bucket,
     Clarification,
     DayTotals,
     EventRecord,
     ItemRecord,
+    LabelledCrop,
     MealRecord,
     MediaRef,
     MessageRecord,
     OutboundRecord,
+    PhotoQuestion,
     ProfileRecord,
     UserRecord,
 )
@@ -60,6 +63,56 @@ class PendingQuestionStore(Protocol):
     def set_clarification(self, user_id: int, kind: str, payload: dict, now: datetime) -> None: ...
     def get_clarification(self, user_id: int) -> Clarification | None: ...
     def clear_clarification(self, user_id: int) -> None: ...
+
+
+class PhotoQuestionStore(Protocol):
+    """Questions about the unknown foods of a photo, asked one at a time; each answer is logged and kept."""
+
+    def set_photo_questions(
+        self,
+        user_id: int,
+        message_id: int,
+        message_sid: str,
+        day: str,
+        eaten_at: datetime,
+        meal: dict,
+        questions: list[dict],
+        now: datetime,
+    ) -> PhotoQuestion | None:
+        """Replace the person's questions with `questions` ({photo_index, photo, item, choices}), the first one
+        asked now; a pending typed-meal question goes (the newest question is the one answered). `meal`:
+        {models, photos} of the message, to start its meal if it has none."""
+
+    def photo_question(self, user_id: int) -> PhotoQuestion | None:
+        """The question asked and not yet answered."""
+
+    def set_question_choices(self, question_id: int, choices: list[dict]) -> None: ...
+
+    def answer_photo_question(
+        self, question_id: int, crop: dict, item: ItemRecord | None, now: datetime
+    ) -> AnsweredQuestion | None:
+        """Keep the answer as a labelled crop (`crop`: label, ndb, display_name, answer, how), add `item` to the
+        message's meal (started if it has none; not if it was undone), ask the next question; atomic. None when
+        the question is gone (answered or dropped meanwhile)."""
+
+    def clear_photo_questions(self, user_id: int) -> int:
+        """Drop every question of the person; how many there were."""
+
+
+class LabelledCropStore(Protocol):
+    """People's names for foods in their photos: the gallery, and training labels for retraining."""
+
+    def labelled_crops(self, user_id: int | None = None, with_embedding: bool = False) -> list[LabelledCrop]: ...
+
+
+class StoredPhotoStore(Protocol):
+    """Who sent which photo kept in the photo store (the bytes live there, by sha256)."""
+
+    def add_stored_photos(self, user_id: int, photos: list[dict], now: datetime) -> None:
+        """Note that the user sent these photos ({sha256, content_type, bytes}); idempotent."""
+
+    def stored_photos(self, user_id: int | None = None) -> list[str]:
+        """The sha256 of the photos the user (or anyone) sent."""
 
 
 class MessageStore(Protocol):
@@ -182,17 +235,21 @@ class PrivacyStore(Protocol):
     def export_user(self, user_id: int) -> dict:
         """Everything stored about the user, as JSON-ready data."""
 
-    def delete_user(self, user_id: int) -> None:
-        """Hard delete of the user and everything stored about them."""
+    def delete_user(self, user_id: int) -> list[str]:
+        """Hard delete of the user and everything stored about them; returns the sha256 of their stored photos
+        that nobody else sent, whose bytes the caller deletes from the photo store."""
 
 
 class BotStore(
     SchemaStore,
     PeopleStore,
     PendingQuestionStore,
+    PhotoQuestionStore,
     MessageStore,
     MealStore,
     LabelledExampleStore,
+    LabelledCropStore,
+    StoredPhotoStore,
     UsageStore,
     OutboxStore,
     EventStore,

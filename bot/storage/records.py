@@ -148,6 +148,57 @@ class Clarification:
     payload: dict
 
 
+@dataclass(frozen=True)
+class PhotoQuestion:
+    """An unknown food of a photo we ask the person about, one at a time (`asked_at` set on the one asked).
+
+    `item`: what the model server said of it (box, grams…, suggestions, embedding, where in the photo);
+    `choices`: the foods offered as (1), (2)… [{name, display_name, ndb}]."""
+
+    id: int
+    user_id: int
+    message_id: int
+    message_sid: str
+    day: str
+    eaten_at: datetime
+    photo_index: int
+    photo: dict
+    item: dict
+    choices: tuple[dict, ...]
+    asked_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LabelledCrop:
+    """A person's name for a food in a photo: the crop (photo sha256 + box) and its label, for the gallery and
+    for retraining. `embedding`: the crop's float16 features as the model server sent them, if it did."""
+
+    id: int
+    user_id: int
+    message_sid: str
+    photo_sha256: str | None
+    box: dict | None
+    image: dict | None
+    label: str
+    ndb: str | None
+    display_name: str
+    answer: str
+    how: str
+    model_output: dict
+    embedding: bytes | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AnsweredQuestion:
+    """What answering a photo question changed: the meal (None if it was undone), the day, the next question."""
+
+    meal: MealRecord | None
+    totals: DayTotals | None
+    next: PhotoQuestion | None
+
+
 # Message statuses. `pending` is the only one the retry worker picks up (its lease makes that safe).
 PENDING, DONE, REJECTED, FAILED, IGNORED = "pending", "done", "rejected", "failed", "ignored"
 

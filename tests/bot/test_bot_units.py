@@ -29,13 +29,13 @@ def item(name="Apple", grams=181.3, low=150.2, high=209.7, kcal=94.3, index=0) -
 
 
 def test_item_line_is_short_and_rounded():
-    assert photo_reply.item_line(item(), whatsapp=True) == "Apple ~180 g (150–210 g), 94 kcal"
-    assert photo_reply.item_line(item(), whatsapp=False) == "Apple ~180 g (150-210 g), 94 kcal"
+    assert chat_text.item_line(item(), whatsapp=True) == "Apple ~180 g (150–210 g), 94 kcal"
+    assert chat_text.item_line(item(), whatsapp=False) == "Apple ~180 g (150-210 g), 94 kcal"
 
 
 @pytest.mark.parametrize(("grams", "text"), [(7.4, "7"), (43.0, "45"), (183.4, "185"), (1254.0, "1,250")])
 def test_grams_are_rounded_like_estimates(grams, text):
-    assert photo_reply.grams(grams) == text
+    assert chat_text.grams(grams) == text
 
 
 def test_meal_reply_has_items_meal_total_and_day():
@@ -187,8 +187,8 @@ def test_the_channel_puts_the_coachs_lines_under_a_photo_meal_and_a_failing_coac
         def __init__(self, fails: bool):
             self.fails = fails
 
-        def after_photo(self, user, totals, now):
-            assert (totals, now) == (meal.totals, meal.at)
+        def after_photo(self, user, totals, now, ask):
+            assert (totals, now, ask) == (meal.totals, meal.at, True)
             if self.fails:
                 raise RuntimeError("coach down")
             return ["Tip: a pear next."]

@@ -176,7 +176,7 @@ def test_an_unknown_food_is_shown_with_its_suggestions_not_counted_and_kept(bot)
     form = bot.form(photos=[bot.media_url(bot.jpeg())])
     (text,) = reply_texts(bot.post(form).text)
     assert "Apple ~180 g" in text
-    assert "Something I don't recognise, maybe pizza or bread: not counted yet. What is it?" in text
+    assert "I can't tell what the food in the middle is (not counted yet): (1) pizza, (2) bread, or tell me" in text
     assert "Meal: 94 kcal" in text  # the apple alone
     (meal,) = bot.store.meals(bot.user_id())
     assert [i.name for i in meal.items] == ["apple"]
@@ -190,7 +190,7 @@ def test_a_photo_of_only_an_unknown_food_asks_instead_of_saying_no_food(bot):
 
     bot.model.standin.items = (standin_unknown_item(("burrito", 0.3)),)
     (text,) = bot.send_photo()
-    assert text.startswith("Something I don't recognise, maybe burrito") and "couldn't spot any food" not in text
+    assert text.startswith("I can't tell what the food in the middle is") and "couldn't spot any food" not in text
     assert bot.store.meals(bot.user_id()) == []
 
 

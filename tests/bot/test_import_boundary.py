@@ -14,8 +14,9 @@ BELOW = {
     "bot.storage": (),
     "bot.chat_text": ("bot.storage",),
     "bot.ledger": ("bot.settings", "bot.storage"),
-    "bot.photos": ("bot.settings", "bot.storage", "bot.ledger", "bot.chat_text"),
-    "bot.coach": ("bot.settings", "bot.storage", "bot.ledger", "bot.chat_text"),
+    "bot.gallery": ("bot.settings", "bot.storage", "bot.chat_text"),
+    "bot.photos": ("bot.settings", "bot.storage", "bot.ledger", "bot.chat_text", "bot.gallery"),
+    "bot.coach": ("bot.settings", "bot.storage", "bot.ledger", "bot.chat_text", "bot.gallery"),
 }
 
 

@@ -3,6 +3,7 @@ head looked up by NDB, what the grams rest on, and the hints. Findings are built
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -163,3 +164,20 @@ def test_a_throttled_cloud_namer_leaves_the_item_unknown(bedrock_analyzer):
     stubber.add_client_error("converse", "ThrottlingException", "slow down", 429)
     (item,) = respond(analyzer, SIZED_UNKNOWN).items
     assert item.name == "unknown" and item.kcal is None
+
+
+def test_embeddings_are_sent_only_when_asked_and_decode_as_the_bot_reads_them(analyzer):
+    import numpy as np
+
+    from bot.gallery.matching import decode_embedding
+    from training.inference.plate import embedding_of
+
+    features = np.random.default_rng(0).random(1280).astype(np.float32) * 3
+    apple = dataclasses.replace(APPLE, embedding=embedding_of(features))
+    findings = PlateFindings([apple], "coin", None, None)
+    plain = analyzer.respond(Image.new("RGB", (64, 64)), findings, {}, time.perf_counter())
+    embedded = analyzer.respond(Image.new("RGB", (64, 64)), findings, {}, time.perf_counter(), embed=True)
+    assert plain.items[0].embedding is None
+    vector = decode_embedding(embedded.items[0].embedding)
+    assert vector.shape == (1280,) and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-3)
+    assert float(vector @ (features / np.linalg.norm(features))) == pytest.approx(1.0, abs=1e-3)

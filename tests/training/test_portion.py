@@ -1,4 +1,4 @@
-"""Portion estimator: scale from the reference, geometric baseline, intervals, no-reference fallback, bad input."""
+"""Portion estimator: scale from the reference, geometric baseline, intervals, class and size priors, bad input."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pytest
 from training.bootstrap import ItemBootstrap
 from training.inference.boxes import Box
 from training.inference.labels import COIN_DIAMETER_MM, FOOD_TYPES
-from training.inference.portion_estimator import PortionEstimator
+from training.inference.portion_estimator import Z80, NoReferenceError, PortionEstimator
 from training.inference.portion_features import (
     PortionInputError,
+    Scale,
     coin_scale,
     fallback_scale,
     fit_size_prior,
@@ -24,13 +25,14 @@ from training.inference.portion_features import (
 from training.portion.baselines import ClassMeanBaseline, GeometricBaseline, ellipsoid_volume_ml
 from training.portion.fit import fit_estimator, grouped_folds
 from training.portion.metrics import error_summary, evaluate
+from training.portion.priors import fit_agnostic_prior, fit_class_prior, leave_food_out_log_grams
 
 N_FEATURES = 1280
 
 
 def test_scale_from_coin_box_uses_its_longer_side():
     scale = coin_scale(Box(10, 10, 110, 60), 800, 600)  # a tilted coin: 100 px across, 50 px high
-    assert scale.reference == "coin"
+    assert scale.kind == "coin" and scale.box == Box(10, 10, 110, 60)
     assert scale.mm_per_px == pytest.approx(COIN_DIAMETER_MM / 100)
     size = geometry(Box(0, 0, 400, 200), scale)
     assert size == pytest.approx({"w_cm": 10.0, "h_cm": 5.0})
@@ -39,7 +41,7 @@ def test_scale_from_coin_box_uses_its_longer_side():
 def test_fallback_scale_is_per_pixel_of_the_photo_width():
     assert fallback_scale(816, 0.4).mm_per_px == pytest.approx(0.4)
     assert fallback_scale(1632, 0.4).mm_per_px == pytest.approx(0.2)
-    assert fallback_scale(816, 0.4).reference == "none"
+    assert fallback_scale(816, 0.4).kind == "none"
 
 
 def test_geometric_volume_of_a_sphere():
@@ -155,7 +157,14 @@ def estimator() -> PortionEstimator:
         train, f_train, val, f_val, cfg, members=2, typical_mm_per_px=0.4, val_no_ref=val_no_ref
     )
     assert info["no_reference_sigma"] > 0
-    return model
+    meta = {
+        **model.meta,
+        "plate_sigma": 0.1,
+        "plate_diameter_mm": 260.0,
+        "class_prior": fit_class_prior(train, val),
+        "agnostic_prior": fit_agnostic_prior(train, val, 1.5),
+    }
+    return PortionEstimator(model.members, meta)
 
 
 def test_size_prior_recovers_each_class_intercept():
@@ -208,24 +217,52 @@ def test_learns_weight_from_calibrated_size(estimator):
 
 def test_estimate_with_a_coin_returns_grams_inside_its_range(estimator):
     features = np.zeros(N_FEATURES, np.float32)
-    coin = Box(700, 500, 740, 540)  # 40 px = 25 mm
+    coin = coin_scale(Box(700, 500, 740, 540), 816, 612)  # 40 px = 25 mm
     out = estimator.estimate("apple", Box(100, 100, 228, 228), (816, 612), coin, "T", features)  # 8 cm across
-    assert out.reference == "coin" and out.mm_per_px == pytest.approx(25 / 40)
+    assert out.reference == "coin" and out.mm_per_px == pytest.approx(25 / 40) and out.basis == "model"
     assert out.low < out.grams < out.high
     assert 0.5 * 0.9 * math.pi / 6 * 8**3 < out.grams < 2 * 0.9 * math.pi / 6 * 8**3
 
 
-def test_without_a_reference_the_range_widens_and_says_so(estimator):
-    features = np.zeros(N_FEATURES, np.float32)
-    box = Box(100, 100, 300, 300)
-    with_coin = estimator.estimate(
-        "apple", box, (816, 612), Box(700, 500, 762.5, 562.5), "T", features
-    )  # 0.4 mm/px, as the fallback
-    without = estimator.estimate("apple", box, (816, 612), None, "T", features)
-    assert without.reference == "none"
-    assert without.mm_per_px == pytest.approx(0.4)
-    assert without.grams == pytest.approx(with_coin.grams, rel=1e-3)
+def test_without_a_reference_the_class_prior_answers_with_a_wider_range(estimator):
+    features, box = np.zeros(N_FEATURES, np.float32), Box(100, 100, 300, 300)
+    with_coin = estimator.estimate("apple", box, (816, 612), Scale("coin", 0.4), "T", features)
+    without = estimator.estimate("apple", box, (816, 612), Scale("none", None), "T", features)
+    prior = estimator.meta["class_prior"]
+    assert without.reference == "none" and without.mm_per_px is None and without.basis == "class_prior"
+    assert without.grams == pytest.approx(math.exp(prior["log_mean"]["apple"]))
     assert (without.high / without.low) > (with_coin.high / with_coin.low)
+    # the box's size does not matter: without a reference it means nothing
+    bigger = estimator.estimate("apple", Box(50, 50, 450, 450), (816, 612), Scale("none", None), "T", features)
+    assert bigger == without
+
+
+def test_a_plate_scale_gives_the_coin_s_grams_with_a_wider_range(estimator):
+    features, box = np.zeros(N_FEATURES, np.float32), Box(100, 100, 300, 300)
+    coin = estimator.estimate("apple", box, (816, 612), Scale("coin", 0.4), "T", features)
+    plate = estimator.estimate("apple", box, (816, 612), Scale("plate", 0.4, Box(0, 0, 600, 500)), "T", features)
+    assert plate.reference == "plate" and plate.basis == "model"
+    assert plate.grams == pytest.approx(coin.grams, rel=1e-6)
+    assert (plate.high / plate.low) > (coin.high / coin.low)
+
+
+def test_a_food_the_model_never_saw_gets_the_shared_size_prior(estimator):
+    features, box = np.zeros(N_FEATURES, np.float32), Box(100, 100, 300, 300)  # 8 cm × 8 cm at 0.4 mm/px
+    out = estimator.estimate("pizza", box, (816, 612), Scale("coin", 0.4), None, features)
+    prior = estimator.meta["agnostic_prior"]
+    assert out.basis == "size_prior" and out.reference == "coin"
+    assert out.grams == pytest.approx(math.exp(prior["intercept"] + prior["slope"] * math.log(64)))
+    assert out.high / out.grams == pytest.approx(math.exp(prior["log_half_width"]))
+    bigger = estimator.estimate("pizza", Box(0, 0, 400, 400), (816, 612), Scale("coin", 0.4), None, features)
+    assert bigger.grams > out.grams  # a bigger box never weighs less
+    on_plate = estimator.estimate("pizza", box, (816, 612), Scale("plate", 0.4), None, features)
+    assert on_plate.high / on_plate.grams > out.high / out.grams
+
+
+def test_a_food_the_model_never_saw_without_a_reference_is_a_clear_error(estimator):
+    with pytest.raises(NoReferenceError, match=r"'pizza'.*reference"):
+        estimator.estimate("pizza", Box(1, 1, 9, 9), (816, 612), Scale("none", None), None, np.zeros(N_FEATURES))
+    assert issubclass(NoReferenceError, PortionInputError)  # callers catching PortionInputError still do
 
 
 def test_an_out_of_fold_half_width_sets_every_interval(estimator):
@@ -236,14 +273,13 @@ def test_an_out_of_fold_half_width_sets_every_interval(estimator):
     np.testing.assert_allclose(pred["high"] / pred["grams"], 1.25, rtol=1e-6)
     np.testing.assert_allclose(pred["grams"] / pred["low"], 1.25, rtol=1e-6)
     box, features = Box(100, 100, 300, 300), np.zeros(N_FEATURES, np.float32)
-    without = constant.estimate("apple", box, (816, 612), None, "T", features)
-    assert without.high / without.grams > 1.25  # the missing reference still widens it
+    on_plate = constant.estimate("apple", box, (816, 612), Scale("plate", 0.4), "T", features)
+    assert on_plate.high / on_plate.grams > 1.25  # the plate's scale error still widens it
 
 
 def test_unknown_view_is_accepted(estimator):
-    out = estimator.estimate(
-        "bread", Box(100, 100, 228, 228), (816, 612), Box(700, 500, 740, 540), None, np.zeros(N_FEATURES, np.float32)
-    )
+    coin = coin_scale(Box(700, 500, 740, 540), 816, 612)
+    out = estimator.estimate("bread", Box(100, 100, 228, 228), (816, 612), coin, None, np.zeros(N_FEATURES, np.float32))
     assert out.low < out.grams < out.high
 
 
@@ -258,7 +294,8 @@ def test_unknown_view_is_accepted(estimator):
 )
 def test_bad_inputs_raise_clear_errors(estimator, food, box, reference, message):
     with pytest.raises(PortionInputError, match=message):
-        estimator.estimate(food, box, (816, 612), reference, "S", np.zeros(N_FEATURES, np.float32))
+        scale = coin_scale(reference, 816, 612) if reference is not None else Scale("none", None)
+        estimator.estimate(food, box, (816, 612), scale, "S", np.zeros(N_FEATURES, np.float32))
 
 
 def test_save_and_load_round_trip(estimator, tmp_path):
@@ -272,3 +309,25 @@ def test_save_and_load_round_trip(estimator, tmp_path):
 
 def test_all_ecustfd_foods_are_known():
     assert len(FOOD_TYPES) == 19
+
+
+def test_class_prior_counts_items_once_and_shrinks_a_lone_item_s_spread():
+    train = pd.DataFrame(
+        {
+            "item_id": ["a1", "a1", "a2", "a3", "g1"],
+            "label": ["apple"] * 4 + ["grape"],
+            "weight_g": [100.0, 100.0, 200.0, 400.0, 220.0],
+        }
+    )
+    prior = fit_class_prior(train, train)
+    assert prior["log_mean"]["apple"] == pytest.approx(math.log(200.0))  # a1 counted once
+    assert prior["log_sd"]["grape"] > 0  # one item: the pooled spread, not zero
+    z = np.abs(np.log(train["weight_g"]) - train["label"].map(prior["log_mean"]))
+    sigma = train["label"].map(prior["log_sd"]) * prior["sigma_scale"]
+    assert np.mean(z <= Z80 * sigma + 1e-9) >= 0.8  # its range covers 80 % of the photos it was set on
+
+
+def test_the_shared_size_prior_leaves_each_food_out_of_its_own_score():
+    rows = pd.DataFrame({"label": ["apple", "bread", "pear"], "w_cm": [2.0, 2.0, 2.0], "h_cm": [1.0, 1.0, 1.0]})
+    out = leave_food_out_log_grams(rows, 1.0, {"apple": 1.0, "bread": 3.0, "pear": 5.0})
+    np.testing.assert_allclose(out, np.array([4.0, 3.0, 2.0]) + math.log(2.0))

@@ -14,13 +14,18 @@ from training.inference.crop_classifier import WEIGHTS_FILE as CLASSIFIER_FILE
 from training.inference.crop_classifier import CropClassifier
 from training.inference.labels import COIN
 from training.inference.localiser import FOOD, WEIGHTS_FILE, Localiser
+from training.inference.naming import FoodNamer, Naming
 
 MAX_FOODS = 5  # foods named per photo, at most
 
 
 @dataclass(frozen=True)
 class FoodBox:
-    """A named box. `confidence` = localiser confidence × classifier probability for foods."""
+    """A named box. `confidence` = localiser confidence × classifier probability for foods.
+
+    With a namer, a food's `label` is `naming.name` (an ECUSTFD type, an ImageNet food key or `unknown`) and its
+    class probability the naming's; without one, the crop classifier's argmax and `naming` None.
+    """
 
     label: str
     confidence: float
@@ -29,10 +34,11 @@ class FoodBox:
     class_probability: float
     # The crop's MobileNetV2 features (foods only), kept so the portion estimator need not compute them again.
     features: np.ndarray | None = field(default=None, compare=False, repr=False)
+    naming: Naming | None = field(default=None, compare=False)
 
 
 class FoodDetector:
-    """Localiser boxes → crop features → crop classifier names each food box."""
+    """Localiser boxes → crop features → crop classifier (or, given one, the open-set namer) names each food box."""
 
     def __init__(
         self,
@@ -42,17 +48,23 @@ class FoodDetector:
         pad_fraction: float = 0.1,
         max_foods: int = MAX_FOODS,
         max_coins: int = 2,
+        namer: FoodNamer | None = None,
     ):
-        self.localiser, self.extractor, self.classifier = localiser, extractor, classifier
+        self.localiser, self.extractor, self.classifier, self.namer = localiser, extractor, classifier, namer
         self.pad_fraction, self.max_foods, self.max_coins = pad_fraction, max_foods, max_coins
 
     @classmethod
-    def from_dirs(cls, detector_dir: Path, backbone_dir: Path, imgsz: int, conf: float, **kwargs) -> FoodDetector:
-        """`conf`: the localiser's confidence floor, params `register_detector.conf` (no default, see `Localiser`)."""
+    def from_dirs(
+        cls, detector_dir: Path, backbone_dir: Path, imgsz: int, conf: float, namer_dir: Path | None = None, **kwargs
+    ) -> FoodDetector:
+        """`conf`: the localiser's confidence floor, params `register_detector.conf` (no default, see `Localiser`).
+        `namer_dir`: evaluate_openset's namer (params `paths.namer`); None names by the classifier's argmax."""
+        namer = FoodNamer.from_dirs(detector_dir, backbone_dir, namer_dir) if namer_dir is not None else None
         return cls(
             Localiser(Path(detector_dir) / WEIGHTS_FILE, imgsz=imgsz, conf=conf),
             CropFeatureExtractor.from_dir(backbone_dir),
             CropClassifier.load(Path(detector_dir) / CLASSIFIER_FILE),
+            namer=namer,
             **kwargs,
         )
 
@@ -73,17 +85,14 @@ class FoodDetector:
                 owners.append((i, d, box))
         if crops:
             features = self.extractor(crops)
-            probabilities = self.classifier.probabilities(features)
-            for (i, d, box), probs, feats in zip(owners, probabilities, features):
-                best = int(np.argmax(probs))
-                out[i].append(
-                    FoodBox(
-                        self.classifier.classes[best],
-                        d.confidence * float(probs[best]),
-                        box,
-                        d.confidence,
-                        float(probs[best]),
-                        feats,
-                    )
-                )
+            for (i, d, box), (label, probability, naming), feats in zip(owners, self._names(features), features):
+                out[i].append(FoodBox(label, d.confidence * probability, box, d.confidence, probability, feats, naming))
         return [sorted(boxes, key=lambda b: -b.confidence) for boxes in out]
+
+    def _names(self, features: np.ndarray) -> list[tuple[str, float, Naming | None]]:
+        """(label, class probability, naming) per crop."""
+        if self.namer is not None:
+            return [(n.name, float(n.probability), n) for n in self.namer.name(features)]
+        probabilities = self.classifier.probabilities(features)
+        best = probabilities.argmax(axis=1)
+        return [(self.classifier.classes[k], float(p[k]), None) for k, p in zip(best, probabilities)]

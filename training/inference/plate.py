@@ -23,8 +23,9 @@ from PIL import Image
 from training.inference.backbone import crop
 from training.inference.boxes import iou
 from training.inference.food_detector import MAX_FOODS
-from training.inference.labels import COIN
-from training.inference.portion_features import coin_scale
+from training.inference.labels import COIN, FOOD_TYPES
+from training.inference.portion_estimator import NoReferenceError
+from training.inference.references import ReferenceSettings, find_reference, served_settings
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,7 @@ class FoodFinding:
     suggestions: tuple[dict, ...] = ()
     grams_basis: str = "model"
     portion: str | None = None
+    embedding: str | None = field(default=None, repr=False)  # `embedding_of` the crop's features
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> FoodFinding:
@@ -150,7 +152,7 @@ class PlateFindings:
     """Model output for one photo. `timings_ms` are for the batch the photo was in."""
 
     foods: list[FoodFinding]
-    reference: str  # "coin" or "none"
+    reference: str  # the scale's kind: "coin", "card", "plate" or "none"
     reference_box: tuple[float, float, float, float] | None
     mm_per_px: float | None
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -165,25 +167,55 @@ class PlateFindings:
         return cls(**values)
 
 
+def embedding_of(features: np.ndarray) -> str:
+    """A crop's MobileNetV2 features as the bot's gallery stores them: L2-normalised, float16, little-endian, base64
+    (1280 values in 3,416 characters)."""
+    import base64
+
+    vector = np.asarray(features, dtype=np.float64).ravel()
+    vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
+    return base64.b64encode(vector.astype("<f2").tobytes()).decode("ascii")
+
+
+HOUSEHOLD_RANGE = (0.5, 2.0)  # a household portion ("1 slice") says little about this photo: ×/÷ 2
+
+
 class PlateModels:
     """The detector and the portion estimator together: a batch of RGB images → PlateFindings each.
 
     Args:
-        detector: a `training.inference.food_detector.FoodDetector` (localiser + crop classifier).
+        detector: a `training.inference.food_detector.FoodDetector` (localiser + crop classifier, and the open-set
+            namer when it was registered with one).
         estimator: a `training.inference.portion_estimator.PortionEstimator`.
+        references: how the scale is looked for (coin, card, plate) and the plate size assumed; None: the plate size
+            shipped in the portion model (params `train_portion.plate_diameter_mm`). The evaluate stages pass
+            ECUSTFD's own plates.
+        whole_photo: with a namer, a photo where no food box counts is named whole, as one dish (a phone photo is
+            often one dish filling the frame), instead of answering "no food".
     """
 
-    def __init__(self, detector, estimator, thresholds: Thresholds = Thresholds()):
+    def __init__(
+        self,
+        detector,
+        estimator,
+        thresholds: Thresholds = Thresholds(),
+        references: ReferenceSettings | None = None,
+        whole_photo: bool = True,
+    ):
         self.detector, self.estimator, self.thresholds = detector, estimator, thresholds
+        self.references = references or served_settings(getattr(estimator, "meta", None))
+        self.whole_photo = whole_photo
 
     @classmethod
-    def from_pyfuncs(cls, detector_pyfunc, portion_pyfunc, thresholds: Thresholds | None = None) -> PlateModels:
+    def from_pyfuncs(
+        cls, detector_pyfunc, portion_pyfunc, thresholds: Thresholds | None = None, **kwargs
+    ) -> PlateModels:
         """From loaded MLflow pyfunc models (as registered by the pipeline). `thresholds` None: the ones the
         detector was registered with (`registered_thresholds`)."""
         detector = detector_pyfunc.unwrap_python_model()
         if thresholds is None:
             thresholds = registered_thresholds(detector)
-        return cls(detector.detector, portion_pyfunc.unwrap_python_model().estimator, thresholds)
+        return cls(detector.detector, portion_pyfunc.unwrap_python_model().estimator, thresholds, **kwargs)
 
     def __call__(self, images: Sequence[Image.Image]) -> list[PlateFindings]:
         images = [im if isinstance(im, Image.Image) else Image.fromarray(np.asarray(im)) for im in images]
@@ -207,22 +239,84 @@ class PlateModels:
         thresholds it tries.
         """
         coin = served_coin(boxes, self.thresholds)
+        # The scale is the photo's, not a box's: the coin, else a card, else the plate's rim, else none.
+        food_boxes = [b.box for b in boxes if b.label != COIN and b.localiser_confidence >= self.thresholds.food]
+        scale = find_reference(image, coin.box if coin else None, food_boxes, self.references)
+        foods = served_foods(boxes, self.thresholds, lambda b: self.finding(image, b, scale))
+        whole = False
+        if not foods and self.whole_photo and getattr(self.detector, "namer", None) is not None:
+            whole_box = self.whole_photo_box(image)
+            if whole_box is not None:
+                # no plate to find around a box that is the photo: only a coin or a card sizes it
+                if scale.kind == "plate":
+                    scale = find_reference(image, None, [], dataclasses.replace(self.references, find_plate=False))
+                found = self.finding(image, whole_box, scale)
+                foods, whole = ([found], True) if found is not None else ([], False)
+        reference_box = scale.box.xyxy if scale.box is not None else None
+        return PlateFindings(foods, scale.kind, reference_box, scale.mm_per_px, whole_photo=whole)
 
-        def finding(b) -> FoodFinding | None:
-            try:
-                features = getattr(b, "features", None)
-                if features is None:  # boxes that come without their crop features
-                    features = self.detector.extractor([crop(image, b.box, self.detector.pad_fraction)])[0]
-                estimate = self.estimator.estimate(
-                    b.label, b.box, image.size, coin.box if coin else None, None, features
+    def whole_photo_box(self, image: Image.Image):
+        """The whole photo as one named food box (FoodBox), or None when it cannot be named."""
+        from training.inference.boxes import Box
+        from training.inference.food_detector import FoodBox
+
+        box = Box(0.0, 0.0, float(image.width), float(image.height))
+        features = self.detector.extractor([image])
+        (naming,) = self.detector.namer.name(features)
+        # No localiser confidence stands behind it: the naming's probability is all the confidence there is.
+        return FoodBox(naming.name, naming.probability, box, 0.0, naming.probability, features[0], naming)
+
+    def finding(self, image: Image.Image, b, scale) -> FoodFinding | None:
+        """One food box → its finding: name (or unknown), grams with their range and what they rest on.
+
+        A food the portion model knows gets its grams; another food (named by the ImageNet head, or unknown) the
+        shared size prior when the photo has a scale, else an ImageNet food its household portion; an unknown food
+        without a scale has no grams. None (left out, logged): a box that cannot be measured at all.
+        """
+        naming = getattr(b, "naming", None)
+        extra = {}
+        if getattr(b, "features", None) is not None:
+            extra["embedding"] = embedding_of(b.features)
+        if naming is not None:
+            extra = {
+                "display": naming.display,
+                "ndb": naming.ndb,
+                "recognised_by": naming.recognised_by,
+                "suggestions": tuple(dataclasses.asdict(s) for s in naming.suggestions),
+            }
+        try:
+            features = getattr(b, "features", None)
+            if features is None:  # boxes that come without their crop features
+                features = self.detector.extractor([crop(image, b.box, self.detector.pad_fraction)])[0]
+                extra["embedding"] = embedding_of(features)
+            household = naming is not None and naming.serving_g and b.label not in FOOD_TYPES
+            if household:
+                low, high = HOUSEHOLD_RANGE
+                grams = float(naming.serving_g)
+                return FoodFinding(
+                    b.label,
+                    float(b.confidence),
+                    b.box.xyxy,
+                    grams,
+                    grams * low,
+                    grams * high,
+                    grams_basis="household_portion",
+                    portion=naming.portion,
+                    **extra,
                 )
-            except ValueError as exc:  # PortionInputError, or a box outside the image
-                log.warning("skipping %s box %s: %s", b.label, b.box.xyxy, exc)
-                return None
-            return FoodFinding(b.label, float(b.confidence), b.box.xyxy, estimate.grams, estimate.low, estimate.high)
-
-        foods = served_foods(boxes, self.thresholds, finding)
-        if coin is not None:
-            scale = coin_scale(coin.box, *image.size)
-            return PlateFindings(foods, "coin", coin.box.xyxy, scale.mm_per_px)
-        return PlateFindings(foods, "none", None, None)
+            estimate = self.estimator.estimate(b.label, b.box, image.size, scale, None, features)
+        except NoReferenceError:  # a food the portion model never saw, and nothing shows the photo's scale
+            return FoodFinding(b.label, float(b.confidence), b.box.xyxy, None, None, None, grams_basis="none", **extra)
+        except ValueError as exc:  # PortionInputError, or a box outside the image
+            log.warning("skipping %s box %s: %s", b.label, b.box.xyxy, exc)
+            return None
+        return FoodFinding(
+            b.label,
+            float(b.confidence),
+            b.box.xyxy,
+            estimate.grams,
+            estimate.low,
+            estimate.high,
+            grams_basis=getattr(estimate, "basis", "model"),
+            **extra,
+        )

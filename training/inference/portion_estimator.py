@@ -1,6 +1,8 @@
 """The portion estimator: log-grams and its uncertainty from class, view, calibrated size and crop features.
 
-An ensemble of small networks, trained by training/portion/fit.py.
+An ensemble of small networks, trained by training/portion/fit.py. Without a reference object it falls back to the
+class's typical weight; for a food it never saw, to a size prior shared by all foods; each with the range its
+validation errors call for, and a `basis` that says which answered.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from training.inference.boxes import Box
 from training.inference.labels import FOOD_TYPES
 from training.inference.portion_features import (
     PortionInputError,
+    Scale,
     check_box,
-    coin_scale,
     design_matrix,
-    fallback_scale,
     geometry,
+    log_box_area,
     size_prior,
 )
 
@@ -28,13 +30,25 @@ WEIGHTS_FILE = "portion.pt"
 Z80 = 1.2815515655446004  # standard-normal quantile of 0.9: mean ± Z80·σ is an 80 % interval
 
 
+BASES = ("model", "size_prior", "class_prior")
+
+
+class NoReferenceError(PortionInputError):
+    """A food the portion model never saw, in a photo without a reference object: no size to go by."""
+
+
 @dataclass(frozen=True)
 class PortionEstimate:
+    """Grams with an 80 % range. basis: "model" (the network on the reference-scaled box), "size_prior" (a food
+    the model never saw: the box's size × a prior shared by all foods) or "class_prior" (no reference: the
+    food's typical weight)."""
+
     grams: float
     low: float
     high: float
-    reference: str  # "coin" or "none"
-    mm_per_px: float
+    reference: str  # the Scale kind: "coin", "card", "plate" or "none"
+    mm_per_px: float | None
+    basis: str = "model"
 
 
 def network(n_in: int, hidden: int, dropout: float):
@@ -67,6 +81,10 @@ KNOWN_META = frozenset(
         "log_half_width",
         "size_prior",
         "prior_members",
+        "class_prior",
+        "agnostic_prior",
+        "plate_sigma",
+        "plate_diameter_mm",
     }
 )
 
@@ -140,30 +158,65 @@ class PortionEstimator:
         food: str,
         box: Box,
         image_size: tuple[int, int],
-        reference: Box | None,
+        scale: Scale,
         view: str | None,
         crop_features: np.ndarray,
     ) -> PortionEstimate:
-        """Grams with an 80 % range for one food box; without a reference the range widens and says so.
+        """Grams with an 80 % range for one food box, on the photo's `scale` (`references.find_reference`).
+
+        A food of the model's with a reference: the network, its range widened by the plate's scale error when
+        the plate set the scale. Without a reference (kind "none"): the food's typical weight, with the range its
+        spread over items calls for. A food the model never saw, with a reference: the box's size × a prior
+        shared by all foods, with the range measured across foods.
 
         Raises:
-            PortionInputError: zero-size or out-of-image box, unknown food.
+            NoReferenceError: a food the model never saw, and no reference to size it by.
+            PortionInputError: zero-size or out-of-image box.
         """
         width, height = image_size
         check_box(box, width, height)
+        if scale.kind == "none" or scale.mm_per_px is None:
+            return self._class_prior(food)
+        widen = self.meta.get("plate_sigma", 0.0) if scale.kind == "plate" else 0.0
+        size = geometry(box, scale)
         if food not in FOOD_TYPES:
-            raise PortionInputError(f"no portion model for food {food!r}")
-        scale = (
-            coin_scale(reference, width, height)
-            if reference is not None
-            else fallback_scale(width, self.meta["typical_mm_per_px"])
-        )
-        widen = None if scale.reference == "coin" else np.array([self.meta["no_reference_sigma"]])
-        row = pd.DataFrame([{"label": food, "view": view, **geometry(box, scale)}])
-        out = self.predict_frame(row, crop_features, widen).iloc[0]
+            return self._size_prior(food, size, scale, widen)
+        row = pd.DataFrame([{"label": food, "view": view, **size}])
+        out = self.predict_frame(row, crop_features, np.array([widen]) if widen else None).iloc[0]
         return PortionEstimate(
-            float(out["grams"]), float(out["low"]), float(out["high"]), scale.reference, scale.mm_per_px
+            float(out["grams"]), float(out["low"]), float(out["high"]), scale.kind, scale.mm_per_px, "model"
+        )
+
+    def _class_prior(self, food: str) -> PortionEstimate:
+        prior = self.meta.get("class_prior")
+        if not prior or food not in prior["log_mean"]:
+            raise NoReferenceError(
+                f"no typical weight for {food!r} and no reference object (coin, card or plate) to size it by"
+            )
+        mu, sigma = prior["log_mean"][food], prior["log_sd"][food] * prior["sigma_scale"]
+        return PortionEstimate(
+            float(np.exp(mu)),
+            float(np.exp(mu - Z80 * sigma)),
+            float(np.exp(mu + Z80 * sigma)),
+            "none",
+            None,
+            "class_prior",
+        )
+
+    def _size_prior(self, food: str, size: dict[str, float], scale: Scale, widen: float) -> PortionEstimate:
+        prior = self.meta.get("agnostic_prior")
+        if not prior:
+            raise PortionInputError(f"no portion model for food {food!r}, and this model has no size prior")
+        mu = prior["intercept"] + prior["slope"] * float(log_box_area(pd.DataFrame([size]))[0])
+        half = float(np.hypot(prior["log_half_width"], Z80 * widen))
+        return PortionEstimate(
+            float(np.exp(mu)),
+            float(np.exp(mu - half)),
+            float(np.exp(mu + half)),
+            scale.kind,
+            scale.mm_per_px,
+            "size_prior",
         )
 
 
-__all__ = ["PortionEstimate", "PortionEstimator", "PortionInputError"]
+__all__ = ["BASES", "NoReferenceError", "PortionEstimate", "PortionEstimator", "PortionInputError"]

@@ -11,7 +11,7 @@ import pandas as pd
 from training.inference.boxes import Box
 from training.inference.labels import COIN_DIAMETER_MM, FOOD_TYPES
 
-ReferenceKind = Literal["coin", "none"]
+ReferenceKind = Literal["coin", "card", "plate", "none"]
 VIEWS = ("S", "T")
 TRAINING_WIDTH_PX = 816  # ECUSTFD photos are ~816 px wide: the typical scale is per pixel of such a photo
 
@@ -22,10 +22,16 @@ class PortionInputError(ValueError):
 
 @dataclass(frozen=True)
 class Scale:
-    """Millimetres per pixel and which reference set it."""
+    """Which reference set the photo's scale, its millimetres per pixel (None for kind "none"), and where it is.
 
-    mm_per_px: float
-    reference: ReferenceKind
+    box: the reference's pixel box (for a plate, its ellipse's bounding box); ellipse: a plate's rim as
+    (centre x, centre y, long axis, short axis, angle in degrees), in pixels.
+    """
+
+    kind: ReferenceKind
+    mm_per_px: float | None
+    box: Box | None = None
+    ellipse: tuple[float, float, float, float, float] | None = None
 
 
 def check_box(box: Box, width: int, height: int, what: str = "box") -> None:
@@ -38,13 +44,14 @@ def check_box(box: Box, width: int, height: int, what: str = "box") -> None:
 def coin_scale(coin: Box, width: int, height: int) -> Scale:
     """The coin's diameter is its box's longer side (a tilted coin shows as an ellipse)."""
     check_box(coin, width, height, "coin box")
-    return Scale(COIN_DIAMETER_MM / max(coin.width, coin.height), "coin")
+    return Scale("coin", COIN_DIAMETER_MM / max(coin.width, coin.height), coin)
 
 
 def fallback_scale(image_width: int, typical_mm_per_px: float) -> Scale:
-    """No reference object: assume the training photos' typical framing, per pixel of a same-width photo."""
+    """The old no-reference guess, kept as a baseline for the reports only: ECUSTFD's typical framing, per pixel
+    of a same-width photo. It means nothing for a phone photo taken from another distance, so nothing serves it."""
     # A wider photo of the same scene has proportionally smaller pixels.
-    return Scale(typical_mm_per_px * TRAINING_WIDTH_PX / max(image_width, 1), "none")
+    return Scale("none", typical_mm_per_px * TRAINING_WIDTH_PX / max(image_width, 1))
 
 
 def geometry(box: Box, scale: Scale) -> dict[str, float]:

@@ -47,12 +47,14 @@ class FoodDetectorModel(mlflow.pyfunc.PythonModel):
 
         config = json.loads(Path(context.artifacts["config"]).read_text())
         self.config = config
+        namer = context.artifacts.get("namer")  # absent in models registered before the open-set namer
         self.detector = FoodDetector.from_dirs(
             Path(context.artifacts["detector"]),
             Path(context.artifacts["backbone"]),
             imgsz=config["imgsz"],
             conf=config["conf"],
             pad_fraction=config["pad_fraction"],
+            namer_dir=Path(namer) if namer else None,
         )
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
@@ -115,13 +117,16 @@ def portion_signature():
     )
 
 
-def log_detector(detector_dir: Path, backbone_dir: Path, served: dict) -> None:
+def log_detector(detector_dir: Path, backbone_dir: Path, served: dict, namer_dir: Path | None = None) -> None:
     """Log the food detector as "model" in the active MLflow run; `served` (imgsz, conf, pad_fraction and
-    the thresholds serving applies, `plate.registered_thresholds`) goes with it as config.json."""
+    the thresholds serving applies, `plate.registered_thresholds`) goes with it as config.json, and `namer_dir`
+    (evaluate_openset's open-set namer: who says `unknown`, the ImageNet second opinion) beside it."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.json"
         config.write_text(json.dumps(served))
         artifacts = {"detector": str(detector_dir), "backbone": str(backbone_dir), "config": str(config)}
+        if namer_dir is not None:
+            artifacts["namer"] = str(namer_dir)
         _log(FoodDetectorModel(), artifacts, detector_signature(), detector_requirements())
 
 

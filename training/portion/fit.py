@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -26,27 +27,45 @@ log = logging.getLogger(__name__)
 TARGET_COVERAGE = 0.8
 
 
-def scale_for(rows: pd.DataFrame, typical_mm_per_px: float | None = None) -> list[Scale]:
-    """Coin scale per row (coin_* columns), or the fallback when the photo has no coin or one is forced off."""
-    scales = []
+def scale_for(
+    rows: pd.DataFrame, typical_mm_per_px: float | None = None, scales: Mapping[str, Scale] | None = None
+) -> list[Scale]:
+    """Each row's scale: `scales[image]` when given (the coin ignored: a plate, or none), else its coin (coin_*
+    columns), or the old typical-framing guess when one is forced or the photo has no coin."""
+    out = []
     for r in rows.itertuples():
-        if typical_mm_per_px is None and not np.isnan(r.coin_xmin):
-            scales.append(coin_scale(Box(r.coin_xmin, r.coin_ymin, r.coin_xmax, r.coin_ymax), r.width, r.height))
+        if scales is not None:
+            out.append(scales.get(r.image, Scale("none", None)))
+        elif typical_mm_per_px is None and not np.isnan(r.coin_xmin):
+            out.append(coin_scale(Box(r.coin_xmin, r.coin_ymin, r.coin_xmax, r.coin_ymax), r.width, r.height))
         else:
-            scales.append(fallback_scale(r.width, typical_mm_per_px or 0.5))
-    return scales
+            out.append(fallback_scale(r.width, typical_mm_per_px or 0.5))
+    return out
 
 
-def portion_rows(index: pd.DataFrame, images: pd.DataFrame, typical_mm_per_px: float | None = None) -> pd.DataFrame:
-    """Crop index + photo info + calibrated size (coin, or the no-reference fallback when forced/absent)."""
+def portion_rows(
+    index: pd.DataFrame,
+    images: pd.DataFrame,
+    typical_mm_per_px: float | None = None,
+    scales: Mapping[str, Scale] | None = None,
+) -> pd.DataFrame:
+    """Crop index + photo info + calibrated size (coin; the typical-framing guess when forced or absent; or the
+    given per-photo `scales`, where a photo without a reference has no size: NaN w_cm/h_cm)."""
     rows = index.merge(
         images[["image", "width", "height", "coin_xmin", "coin_ymin", "coin_xmax", "coin_ymax"]], on="image", how="left"
     )
-    scales = scale_for(rows, typical_mm_per_px)
-    sizes = [geometry(Box(r.xmin, r.ymin, r.xmax, r.ymax), s) for r, s in zip(rows.itertuples(), scales)]
+    found = scale_for(rows, typical_mm_per_px, scales)
+    nan = {"w_cm": np.nan, "h_cm": np.nan}
+    sizes = [
+        geometry(Box(r.xmin, r.ymin, r.xmax, r.ymax), s) if s.mm_per_px is not None else nan
+        for r, s in zip(rows.itertuples(), found)
+    ]
     rows = rows.assign(
-        reference=[s.reference for s in scales],
-        mm_per_px=[s.mm_per_px * r.width / TRAINING_WIDTH_PX for s, r in zip(scales, rows.itertuples())],
+        reference=[s.kind for s in found],
+        mm_per_px=[
+            s.mm_per_px * r.width / TRAINING_WIDTH_PX if s.mm_per_px is not None else np.nan
+            for s, r in zip(found, rows.itertuples())
+        ],
     )
     return pd.concat([rows, pd.DataFrame(sizes)], axis=1)
 

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+
 from sqlalchemy import delete, select
 
 from bot.storage.sql import tables as t
 from bot.storage.sql.engine import SqlBase, iso
 
 
+def _ready(value):
+    if isinstance(value, bytes):  # a crop embedding
+        return base64.b64encode(value).decode()
+    return iso(value)
+
+
 class SqlPrivacy(SqlBase):
     def export_user(self, user_id: int) -> dict:
         def rows(s, model, *where) -> list[dict]:
             return [
-                {c.key: iso(getattr(row, c.key)) for c in model.__table__.columns}
+                {c.key: _ready(getattr(row, c.key)) for c in model.__table__.columns}
                 for row in s.scalars(select(model).where(*where))
             ]
 
@@ -31,11 +39,15 @@ class SqlPrivacy(SqlBase):
                 "replies_sent": rows(s, t.Outbound, t.Outbound.message_sid.in_(sids)),
                 "corrections": rows(s, t.LabelledExample, t.LabelledExample.user_id == user_id),
                 "pending_question": rows(s, t.Clarification, t.Clarification.user_id == user_id),
+                "photo_questions": rows(s, t.PhotoQuestion, t.PhotoQuestion.user_id == user_id),
+                "labelled_crops": rows(s, t.LabelledCrop, t.LabelledCrop.user_id == user_id),
+                "stored_photos": rows(s, t.StoredPhoto, t.StoredPhoto.user_id == user_id),
                 "events": rows(s, t.Event, t.Event.user_id == user_id),
             }
 
-    def delete_user(self, user_id: int) -> None:
+    def delete_user(self, user_id: int) -> list[str]:
         with self._tx() as s:
+            sent = list(s.scalars(select(t.StoredPhoto.sha256).where(t.StoredPhoto.user_id == user_id)))
             sids = select(t.Message.message_sid).where(t.Message.user_id == user_id)
             meal_ids = select(t.Meal.id).where(t.Meal.user_id == user_id)
             s.execute(delete(t.Outbound).where(t.Outbound.message_sid.in_(sids)))
@@ -48,8 +60,13 @@ class SqlPrivacy(SqlBase):
                 delete(t.Usage).where(t.Usage.user_id == user_id),
                 delete(t.LabelledExample).where(t.LabelledExample.user_id == user_id),
                 delete(t.Clarification).where(t.Clarification.user_id == user_id),
+                delete(t.PhotoQuestion).where(t.PhotoQuestion.user_id == user_id),
+                delete(t.LabelledCrop).where(t.LabelledCrop.user_id == user_id),
+                delete(t.StoredPhoto).where(t.StoredPhoto.user_id == user_id),
                 delete(t.Profile).where(t.Profile.user_id == user_id),
                 delete(t.Event).where(t.Event.user_id == user_id),
                 delete(t.User).where(t.User.id == user_id),
             ):
                 s.execute(statement)
+            kept = set(s.scalars(select(t.StoredPhoto.sha256).where(t.StoredPhoto.sha256.in_(sent)))) if sent else set()
+            return [sha256 for sha256 in sent if sha256 not in kept]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.storage.sql.events import SqlEvents
+from bot.storage.sql.gallery import SqlGallery
 from bot.storage.sql.meals import SqlMeals
 from bot.storage.sql.messages import SqlMessages
 from bot.storage.sql.outbox import SqlOutbox
@@ -11,5 +12,7 @@ from bot.storage.sql.privacy import SqlPrivacy
 from bot.storage.sql.usage import SqlUsage
 
 
-class SqlStore(SqlPeople, SqlPendingQuestions, SqlMessages, SqlMeals, SqlUsage, SqlOutbox, SqlEvents, SqlPrivacy):
+class SqlStore(
+    SqlPeople, SqlPendingQuestions, SqlGallery, SqlMessages, SqlMeals, SqlUsage, SqlOutbox, SqlEvents, SqlPrivacy
+):
     """The SQLAlchemy implementation of `bot.storage.protocols.BotStore` (`SqlStore(database_url)`)."""

@@ -1,5 +1,5 @@
 """SQLAlchemy tables of the bot: users, inbound messages, meals, daily totals, usage, outbox, events, profiles,
-labelled examples, pending questions. Table and column names are the schema of existing databases: keep them.
+labelled examples, pending questions, photos we ask about, labelled crops, stored photos. Table and column names are the schema of existing databases: keep them.
 
 Times are naive UTC. Days and months are the user's local calendar ("2026-11-24", "2026-11").
 """
@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -200,4 +212,58 @@ class Clarification(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PhotoQuestion(Base):
+    """An unknown food of a photo we ask about; a person's rows are a queue (lowest id first), one asked at a time."""
+
+    __tablename__ = "photo_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    message_id: Mapped[int] = mapped_column(Integer, doc="the photo message; its meal gets the answer")
+    message_sid: Mapped[str] = mapped_column(String(64))
+    day: Mapped[str] = mapped_column(String(10))
+    eaten_at: Mapped[datetime] = mapped_column(DateTime)
+    photo_index: Mapped[int] = mapped_column(Integer)
+    photo: Mapped[dict] = mapped_column(JSON, doc="{url, content_type, bytes, sha256}")
+    item: Mapped[dict] = mapped_column(JSON, doc="box, grams, grams_basis, suggestions, embedding, where, image")
+    choices: Mapped[list] = mapped_column(JSON, default=list, doc="[{name, display_name, ndb}] offered as (1), (2)…")
+    meal: Mapped[dict] = mapped_column(JSON, default=dict, doc="{models, photos} to start the meal with if it has none")
+    asked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LabelledCrop(Base):
+    """A person's name for a food in a photo (the answer to our question): gallery entry and training label."""
+
+    __tablename__ = "labelled_crops"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    message_sid: Mapped[str] = mapped_column(String(64))
+    photo_sha256: Mapped[str | None] = mapped_column(String(64), index=True, doc="the bytes in the photo store")
+    photo: Mapped[dict | None] = mapped_column(JSON, doc="{url, content_type, bytes, sha256}")
+    box: Mapped[dict | None] = mapped_column(JSON, doc="{xmin, ymin, xmax, ymax} in pixels of the photo")
+    image: Mapped[dict | None] = mapped_column(JSON, doc="{width, height} the box is measured in")
+    label: Mapped[str] = mapped_column(String(64), doc="what the meal logs: an SR28 NDB number or an ECUSTFD type")
+    ndb: Mapped[str | None] = mapped_column(String(8))
+    display_name: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[str] = mapped_column(Text, doc="what the person wrote")
+    how: Mapped[str] = mapped_column(String(16), doc="choice (a number) or text")
+    model_output: Mapped[dict] = mapped_column(JSON, doc="the unknown item as the server sent it, without embedding")
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, doc="float16 crop features, L2-normalised")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class StoredPhoto(Base):
+    """Who sent which stored photo: the bytes (by sha256, in the photo store) go when no row names them."""
+
+    __tablename__ = "stored_photos"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime)
