@@ -160,6 +160,7 @@ _CODE = (
     "training/inference/portion_estimator.py",
     "training/portion/fit.py",
     "training/portion/priors.py",
+    "training/portion/priors.py",
     "training/inference/portion_features.py",
     "training/inference/backbone.py",
 )

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from serving.analyzer import NO_FOOD_HINT, NO_REFERENCE_HINT, MealAnalyzer
+from serving.analyzer import NO_FOOD_HINT, NO_REFERENCE_HINT, PLATE_HINT, MealAnalyzer
 from serving.image_input import ImageRejected
 from serving.schemas import ModelVersion
 from training.inference.plate import PlateModels, Thresholds
+from training.inference.references import ReferenceSettings
 from training.model_names import CHAMPION, DETECTOR_MODEL, PORTION_MODEL
 
 pytestmark = pytest.mark.slow  # the session fixture trains tiny models (about a minute, cached afterwards)
@@ -106,7 +107,8 @@ def test_batching_does_not_change_findings(loaded, photo_bytes, tiny_photos):
 
 
 def test_coin_sets_the_scale_and_its_absence_widens_the_range(analyzer, loaded, photo_bytes, tiny_photos):
-    """Directional: with the coin the answer is scaled by it; without, the prior is used and the range is wider."""
+    """Directional: with the coin the answer is scaled by it; without, by the plate (its range widened), or with
+    neither, the food's class prior."""
     detector, portion, table = loaded
     real = detector.unwrap_python_model().detector
     estimator = portion.unwrap_python_model().estimator
@@ -116,14 +118,22 @@ def test_coin_sets_the_scale_and_its_absence_widens_the_range(analyzer, loaded, 
         table,
         VERSIONS,
     )
-    without = MealAnalyzer(PlateModels(StubDetector(real, [_box("apple", 0.9, APPLE)]), estimator), table, VERSIONS)
+    apple_only = StubDetector(real, [_box("apple", 0.9, APPLE)])
+    plate = MealAnalyzer(PlateModels(apple_only, estimator), table, VERSIONS)
+    no_reference = ReferenceSettings(find_plate=False, find_card=False)
+    without = MealAnalyzer(PlateModels(apple_only, estimator, references=no_reference), table, VERSIONS)
     a, _ = with_coin.analyze(data)
     b, _ = without.analyze(data)
+    c, _ = plate.analyze(data)
     assert a.reference.kind == "coin" and a.reference.mm_per_px == pytest.approx(25.0 / 70.0) and a.hint is None
     assert b.reference.kind == "none" and b.reference.box is None and b.hint == NO_REFERENCE_HINT
-    (ia,), (ib,) = a.items, b.items
-    assert ia.name == ib.name == "apple" and ia.ndb == "09003" and ia.display_name
-    assert ib.grams_high / ib.grams_low >= ia.grams_high / ia.grams_low * 0.999
+    assert c.reference.kind == "plate" and c.reference.box is not None and c.hint == PLATE_HINT  # the coin ignored
+    (ia,), (ib,), (ic,) = a.items, b.items, c.items
+    assert ia.name == ib.name == ic.name == "apple" and ia.ndb == "09003" and ia.display_name
+    assert (ia.grams_basis, ib.grams_basis, ic.grams_basis) == ("model", "class_prior", "model")
+    # no scale: the food's typical weight, its range the spread of its training items (not the coin model's)
+    assert ib.grams_low < ib.grams < ib.grams_high
+    assert ic.grams_low < ic.grams < ic.grams_high  # (the widening itself: tests/training/test_portion.py)
     assert ia.kcal == pytest.approx(table.nutrients("apple", ia.grams).kcal)
 
 
@@ -142,7 +152,7 @@ def test_thresholds_overlaps_and_bad_boxes(analyzer, loaded, photo_bytes, tiny_p
     )
     result, _ = MealAnalyzer(models, table, VERSIONS).analyze(photo_bytes(tiny_photos[0]))
     assert [i.name for i in result.items] == ["apple"]
-    assert result.reference.kind == "none"  # the coin was too unsure to set the scale
+    assert result.reference.kind != "coin"  # the coin was too unsure to set the scale
 
 
 def test_no_food_gives_an_empty_list_and_a_hint(loaded):

@@ -22,8 +22,8 @@ def item_log_grams(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_class_prior(train: pd.DataFrame, val: pd.DataFrame) -> dict:
-    """Per food: mean and sd of log grams over its training items; one factor on the sd so that mean ± 1.28·sd
-    covers 80 % of the validation photos.
+    """Per food: mean and sd of log grams over its training items; one factor (at least 1) on the sd so that
+    mean ± 1.28·sd covers 80 % of the validation photos.
 
     A food with few training items (grape has one) gets an sd shrunk toward the pooled within-food sd rather
     than a range of zero width.
@@ -40,7 +40,9 @@ def fit_class_prior(train: pd.DataFrame, val: pd.DataFrame) -> dict:
         return {**prior, "pooled_log_sd": pooled}
     z = np.abs(np.log(seen["weight_g"].to_numpy(np.float64)) - seen["label"].map(prior["log_mean"]).to_numpy())
     ratio = z / seen["label"].map(prior["log_sd"]).to_numpy()
-    prior["sigma_scale"] = float(np.quantile(ratio, TARGET_COVERAGE) / Z80)
+    # never narrower than the training items' own spread: validation items that repeat the training weights (a
+    # food with one item, a tiny smoke run) would otherwise shrink the range to nothing
+    prior["sigma_scale"] = max(1.0, float(np.quantile(ratio, TARGET_COVERAGE) / Z80))
     prior["pooled_log_sd"] = pooled
     return prior
 
