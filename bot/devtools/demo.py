@@ -24,6 +24,7 @@ from bot.devtools.standins import free_port
 
 DEMO_TOKEN = "demo-auth-token"
 SCRIPT = ("Hi", "no nuts", "lose weight", "{photo}", "2 eggs and a slice of toast", "remove the toast", "today")
+ASKED = "I can't tell what"  # how the bot's question about an unknown food begins (bot/gallery/wording.py)
 
 
 def _wait_ready(url: str, process: subprocess.Popen, log: Path, timeout_s: float) -> None:
@@ -50,6 +51,13 @@ def main(
         typer.Argument(help="meal photos, each sent as a message after the first three", exists=True, dir_okay=False),
     ],
     sender: Annotated[str, typer.Option("--from", help="the sender's phone number")] = "+15550001",
+    answer: Annotated[
+        str,
+        typer.Option(
+            help="the reply to the first question about a food the model doesn't know; the photo is then sent "
+            "again, to show the food named at once"
+        ),
+    ] = "it's coffee",
 ) -> None:
     """Start the bot, replay the conversation, print every reply, stop the bot."""
     with tempfile.TemporaryDirectory(prefix="bot-demo-") as tmp:
@@ -69,7 +77,9 @@ def main(
         try:
             _wait_ready(url, process, log, timeout_s=60)
             messages = [m for step in SCRIPT for m in ([str(p) for p in photos] if step == "{photo}" else [step])]
-            for message in messages:
+            answered = False
+            while messages:
+                message = messages.pop(0)
                 is_photo = message in {str(p) for p in photos}
                 typer.secho(f"\n> {Path(message).name if is_photo else message}", fg=typer.colors.CYAN)
                 # --linger: a photo is downloaded by the bot, maybe after its first answer; keep serving it a while
@@ -96,6 +106,10 @@ def main(
                 if sent.returncode != 0 or "couldn't analyse" in sent.stdout:
                     typer.echo(f"\nthe bot's log ends with:\n{log.read_text()[-2000:]}", err=True)
                     raise typer.Exit(1)
+                if is_photo and ASKED in sent.stdout and not answered:
+                    # answer the question, then send the same photo again: the food is now named at once
+                    messages[:0] = [answer, message]
+                    answered = True
         finally:
             process.terminate()
             process.wait(timeout=30)

@@ -86,6 +86,7 @@ def test_the_espresso_is_named_espresso_by_the_imagenet_head(served, espresso):
     """ImageNet's `espresso` class is mapped to SR28: the second opinion a person gets instead of 'bread'."""
     models, _ = served
     (findings,) = models([espresso])
+    assert all(f.embedding for f in findings.foods)  # what the bot's gallery compares, named or not
     names = {f.name for f in findings.foods}
     assert "espresso" in names or "espresso" in {s["name"] for f in findings.foods for s in f.suggestions}
 

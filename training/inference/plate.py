@@ -278,7 +278,7 @@ class PlateModels:
         if getattr(b, "features", None) is not None:
             extra["embedding"] = embedding_of(b.features)
         if naming is not None:
-            extra = {
+            extra |= {
                 "display": naming.display,
                 "ndb": naming.ndb,
                 "recognised_by": naming.recognised_by,
