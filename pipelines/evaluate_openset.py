@@ -6,7 +6,8 @@ opinion) are chosen on the val crops pooled over folds; the test crops are score
 closed-set baseline (the argmax: no unknown caught), with item-bootstrap intervals, into
 <paths.openset_reports>/metrics.json. The served namer goes to <paths.namer>: those thresholds, the ImageNet food map
 of data/foods.yaml resolved to SR28 portions, and the open-set statistics of the served crop classifier fitted on the
-train items of all 19 foods.
+train items of all 19 foods. The labelled examples of import_labels (<paths.labelled>; none by default) train every
+fold's head and the served statistics as they train the served classifier, and their foods' words join the namer's.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def main(
     backbone: Annotated[Path | None, typer.Option(help="Backbone folder (default: params paths.backbone).")] = None,
     nutrition: Annotated[Path | None, typer.Option(help="Nutrition tables (default: params paths.nutrition).")] = None,
     foods_map: Annotated[Path | None, typer.Option(help="foods.yaml (default: params paths.foods_map).")] = None,
+    labelled: Annotated[
+        Path | None, typer.Option(help="Labelled examples folder (default: params paths.labelled).")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Namer output folder (default: params paths.namer).")] = None,
     reports: Annotated[Path | None, typer.Option(help="Report folder (default: params paths.openset_reports).")] = None,
 ) -> None:
@@ -48,6 +52,7 @@ def main(
     from training.atomic import atomic_dir, atomic_file, write_json
     from training.bootstrap import ItemBootstrap
     from training.data.crop_features import load_features
+    from training.data.labelled import class_info
     from training.files import METRICS_FILE
     from training.inference.crop_classifier import WEIGHTS_FILE as CLASSIFIER_FILE
     from training.inference.crop_classifier import CropClassifier
@@ -60,6 +65,7 @@ def main(
     params = load_params()
     cfg, paths = params.evaluate_openset, params.paths
     index, crops = load_features(features or paths.features)
+    taught, taught_crops = load_features(labelled or paths.labelled)
     served = CropClassifier.load((detector or paths.detector) / CLASSIFIER_FILE)
     weight, bias = load_imagenet_head(backbone or paths.backbone)
     foods_map = foods_map or paths.foods_map
@@ -69,7 +75,8 @@ def main(
     )
 
     folds = food_folds(index["label"].unique().tolist(), cfg.folds, cfg.seed)
-    rows = score_folds(index, crops, folds, cfg.c, cfg.pca_components, opinion, cfg.seed)
+    extra = (taught["label"].astype(str).tolist(), taught_crops) if len(taught) else None
+    rows = score_folds(index, crops, folds, cfg.c, cfg.pca_components, opinion, cfg.seed, extra)
     val, test = rows[rows["split"] == "val"], rows[rows["split"] == "test"]
     thresholds, grid, precision = choose_thresholds(
         val,
@@ -105,8 +112,11 @@ def main(
     }
 
     train = (index["split"] == "train").to_numpy()
-    stats = OpenSetStats.fit(served, crops[train].astype(np.float64), cfg.pca_components)
+    bank = np.concatenate([crops[train], taught_crops]) if len(taught) else crops[train]
+    stats = OpenSetStats.fit(served, bank.astype(np.float64), cfg.pca_components)
     foods, _ = read_food_map(foods_map)
+    names = ecustfd_names(foods)
+    names.update({k: v for k, v in class_info(taught).items() if k not in names})  # taught foods keep their words
     namer = {
         "thresholds": thresholds.to_dict(),
         "chosen_on": "val",
@@ -119,9 +129,9 @@ def main(
             "imagenet_min_precision": cfg.imagenet_min_precision,
         },
         "pca_components": cfg.pca_components,
-        "n_statistics_crops": int(train.sum()),
+        "n_statistics_crops": len(bank),
         "imagenet_foods": [f.to_dict() for f in imagenet_foods],
-        "ecustfd": ecustfd_names(foods),
+        "ecustfd": names,
     }
     with atomic_dir(out or paths.namer) as scratch:
         write_json(scratch / NAMER_FILE, namer)

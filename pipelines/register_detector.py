@@ -1,5 +1,7 @@
 """Stage register_detector: log the detector to MLflow (plus an ONNX export of the localiser beside it), and move
-`champion` only through the gate. The receipt says what serving runs: the torch weights, through the pyfunc.
+`champion` only through the gate: val food top-1 above its floor and, like every guard metric (params
+`register_detector.guards`: crop top-1, the open-set val figures), not worse than the champion's. The receipt says
+what serving runs: the torch weights, through the pyfunc.
 
 Runs on every `dvc repro` and registers nothing when the registry already holds these exact artifacts.
 """
@@ -16,6 +18,9 @@ from pipelines._cli import run, setup_logging, stage_app
 from training.config import load_params
 
 app = stage_app(__doc__)
+
+# guard metrics where lower is better (params register_detector.guards); every other one: higher is better
+LOWER_IS_BETTER = frozenset({"openset_val_known_rejected", "openset_val_known_wrongly_rejected"})
 
 
 @app.command()
@@ -46,6 +51,9 @@ def main(
     params = load_params()
     paths, cfg, train = params.paths, params.register_detector, params.train_detector
     metrics, scored_on = read_metrics(paths.detector_reports / METRICS_FILE)  # val_* decide, test_* are reported
+    # the open-set figures of evaluate_openset (its folds train on the labelled examples too), val only, as openset_val_*
+    openset, _ = read_metrics(paths.openset_reports / METRICS_FILE)
+    metrics.update({f"openset_{k}": v for k, v in openset.items() if k.startswith(f"{GATE_SPLIT}_")})
     receipt = receipt or paths.detector_reports / RECEIPT_FILE
 
     served_config = {
@@ -95,6 +103,7 @@ def main(
             gate_metric=f"{GATE_SPLIT}_{cfg.gate_metric}",
             threshold=cfg.min_food_top1,
             fingerprint=fingerprint,
+            guards={name: name not in LOWER_IS_BETTER for name in cfg.guards},
         )
         if result["reused"]:
             run_artifacts = mlflow_client().list_artifacts(result["run_id"], "onnx")

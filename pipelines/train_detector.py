@@ -1,4 +1,8 @@
-"""Stage train_detector: YOLO localiser (food, coin) + crop classifier (which food), on train items."""
+"""Stage train_detector: YOLO localiser (food, coin) + crop classifier (which food), on train items.
+
+The crop classifier also trains on the labelled examples import_labels read from the bot's export (<paths.labelled>),
+new foods as new classes; with none (the default) it is the ECUSTFD classifier alone, byte for byte.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ def main(
 
     from training.atomic import atomic_dir, write_json
     from training.data.crop_features import load_features
+    from training.data.labelled import class_info
     from training.detector.fit import (
         copy_run_artifacts,
         localiser_dataset,
@@ -34,6 +39,7 @@ def main(
     )
     from training.files import TRAINING_FILE, YOLO_DIR
     from training.inference.crop_classifier import WEIGHTS_FILE as CLASSIFIER_FILE
+    from training.inference.labels import FOOD_TYPES
     from training.inference.localiser import WEIGHTS_FILE
 
     setup_logging()
@@ -49,7 +55,14 @@ def main(
     split = index["split"].to_numpy()
     labels = index["label"].tolist()
     pick = lambda s: (features[split == s], [lab for lab, sp in zip(labels, split) if sp == s])  # noqa: E731
-    classifier, val_scores = select_and_fit_classifier(pick("train"), pick("val"), cfg.classifier.c_grid, seed=cfg.seed)
+    train = pick("train")
+    labelled, labelled_features = load_features(params.paths.labelled)
+    if len(labelled):  # people's labelled crops train beside ECUSTFD's; C is still chosen on ECUSTFD's val items
+        train = (
+            np.concatenate([train[0], labelled_features.astype(train[0].dtype)]),
+            [*train[1], *labelled["label"].astype(str)],
+        )
+    classifier, val_scores = select_and_fit_classifier(train, pick("val"), cfg.classifier.c_grid, seed=cfg.seed)
 
     with atomic_dir(out) as scratch, tempfile.TemporaryDirectory(prefix="localiser-") as work:
         data_yaml = localiser_dataset(params.paths.prepared / YOLO_DIR, Path(work) / "data")
@@ -69,7 +82,10 @@ def main(
                 "classifier": {
                     "val_top1_by_c": {str(c): s for c, s in val_scores.items()},
                     "classes": list(classifier.classes),
-                    "n_train_crops": int(np.sum(split != "test")),
+                    "n_train_crops": int(np.sum(split != "test")) + len(labelled),
+                    "n_labelled_crops": len(labelled),
+                    # classes people taught, with the words the namer answers them by
+                    "labelled_classes": {k: v for k, v in class_info(labelled).items() if k not in FOOD_TYPES},
                 },
             },
         )

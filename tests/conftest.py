@@ -388,3 +388,50 @@ def photo_bytes() -> Callable[[str], bytes]:
         return path.read_bytes()
 
     return read
+
+
+def _synthetic_crops(
+    foods: tuple[str, ...],
+    split_items: dict[str, int],
+    photos_per_item: int,
+    crops_per_photo: int = 1,
+    dim: int = 16,
+    noise: float = 0.5,
+    seed: int = 0,
+    out: Path | None = None,
+):
+    """Crop features of well separated foods (each on its own axis, 6 from the origin), grouped into items of a
+    few photos and split by item: (index with image, item_id, label, split; [N, dim] float32 features). With
+    `out`, also written there as the extract_features stage writes them."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows, features = [], []
+    for k, food in enumerate(foods):
+        centre = np.zeros(dim)
+        centre[k] = 6.0
+        item = 0
+        for split, n_items in split_items.items():
+            for _ in range(n_items):
+                item += 1
+                for photo in range(photos_per_item):
+                    for _ in range(crops_per_photo):
+                        item_id = f"{food}{item:03d}"
+                        rows.append({"image": f"{item_id}-{photo}", "item_id": item_id, "label": food, "split": split})
+                        features.append(centre + rng.normal(0, noise, dim))
+    index, features = pd.DataFrame(rows), np.array(features, dtype=np.float32)
+    if out is not None:
+        from training.data.crop_features import FEATURES_FILE, INDEX_FILE
+
+        out.mkdir(parents=True)
+        index.to_parquet(out / INDEX_FILE)
+        np.save(out / FEATURES_FILE, features)
+    return index, features
+
+
+@pytest.fixture(scope="session")
+def synthetic_crops() -> Callable[..., tuple]:
+    """`synthetic_crops(foods, split_items, photos_per_item, crops_per_photo=1, dim=16, noise=0.5, seed=0,
+    out=None)`: separable crop features for the open-set and learning-curve tests (see `_synthetic_crops`)."""
+    return _synthetic_crops

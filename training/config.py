@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from training.model_names import DETECTOR_MODEL, PORTION_MODEL
 
@@ -41,6 +41,7 @@ class Paths(_Section):
     namer: Path
     openset_reports: Path
     samples: Path
+    labelled: Path
 
 
 class EcustfdSource(_Section):
@@ -127,6 +128,7 @@ class RegisterDetectorParams(_Section):
     gate_metric: str
     min_food_top1: float = Field(ge=0, le=1)
     conf: float = Field(gt=0, lt=1)
+    guards: list[str] = []  # logged metrics that must not be worse than the champion's either
 
 
 ThresholdValue = Annotated[float, Field(ge=0, lt=1)]
@@ -187,6 +189,33 @@ class EvaluateOpensetParams(_Section):
     goal_known_rejected: float = Field(ge=0, le=1)
 
 
+class ImportLabelsParams(_Section):
+    """Where the bot's exported labelled examples are read from; None: there are none."""
+
+    source: Path | None = None
+
+
+class LearningCurveParams(_Section):
+    """Teaching a hidden food with k labelled photos; the folds are evaluate_openset's."""
+
+    ks: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
+    repeats: int = Field(ge=1)
+    retrain_repeats: int = Field(ge=1)
+    gallery_cosine: list[Annotated[float, Field(gt=-1, le=1)]] = Field(min_length=1)
+    at_k: int = Field(ge=1)
+    known_top1_drop: float = Field(ge=0, le=1)
+    unknown_named_new: float = Field(ge=0, le=1)
+    goal_new_top1: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _at_k_drawn(self) -> LearningCurveParams:
+        if self.at_k not in self.ks:
+            raise ValueError(f"learning_curve.at_k {self.at_k} is not one of ks {self.ks}")
+        if self.retrain_repeats > self.repeats:
+            raise ValueError(f"retrain_repeats {self.retrain_repeats} exceeds repeats {self.repeats}")
+        return self
+
+
 class Params(BaseModel):
     """All of params.yaml. Later stages add their sections here."""
 
@@ -203,6 +232,8 @@ class Params(BaseModel):
     train_portion: TrainPortionParams
     register_portion: RegisterPortionParams
     evaluate_openset: EvaluateOpensetParams
+    import_labels: ImportLabelsParams = ImportLabelsParams()
+    learning_curve: LearningCurveParams
 
 
 def load_params(path: Path | str = PARAMS_FILE) -> Params:

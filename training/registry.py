@@ -169,6 +169,16 @@ def gate(
     return GateResult(False, reason, candidate, threshold, champion, not_compared)
 
 
+def guarded(decision: GateResult, client, champion, metrics: dict[str, float], guards: dict[str, bool], data_version):
+    """`decision`, failed when a guard metric is worse than the champion's (scored on the same data version)."""
+    for name, higher_is_better in guards.items():
+        theirs, _ = champion_metric(client, champion, name, data_version)
+        if theirs is not None and (1 if higher_is_better else -1) * (metrics[name] - theirs) < 0:
+            reason = f"{name} {metrics[name]:.4f} is worse than the champion's {theirs:.4f}"
+            return GateResult(False, reason, decision.candidate, decision.threshold, decision.champion)
+    return decision
+
+
 def current_champion(client, model_name: str):
     """The version behind `model_name@champion`, or None."""
     from mlflow.exceptions import MlflowException
@@ -230,6 +240,7 @@ def register_with_gate(
     higher_is_better: bool = True,
     experiment: str = "plate-coach",
     fingerprint: str | None = None,
+    guards: dict[str, bool] | None = None,
 ) -> dict:
     """Register the model unless the registry already holds it, and give it `champion` only if the gate passes.
 
@@ -249,14 +260,18 @@ def register_with_gate(
         fingerprint: content hash of what `log_model` logs (`artifact_fingerprint`); a version tagged with
             it is reused instead of registering a duplicate (its run gets the metrics it lacks, see
             `backfill_run`). None: always register a new version.
+        guards: further metrics (name → higher is better) that must not be worse than the champion's either, each
+            compared like `gate_metric` (same data version; a champion without it is not compared on it).
 
     Returns:
         A receipt: run id, version, whether it was reused, gate decision, the champion afterwards, tracking URI.
     """
     mlflow = configure_mlflow()
     client = mlflow.MlflowClient()
-    if gate_metric not in metrics:
-        raise KeyError(f"gate metric {gate_metric!r} not among the logged metrics {sorted(metrics)}")
+    guards = dict(guards or {})
+    for name in (gate_metric, *guards):
+        if name not in metrics:
+            raise KeyError(f"gate metric {name!r} not among the logged metrics {sorted(metrics)}")
     existing = find_version(client, model_name, fingerprint) if fingerprint else None
     champion_before = current_champion(client, model_name)
     previous, not_compared = None, None
@@ -282,6 +297,8 @@ def register_with_gate(
         version, run_id = existing, existing.run_id
         backfill_run(client, run_id, metrics, data_version)
     decision = gate(metrics[gate_metric], threshold, previous, higher_is_better, not_compared)
+    if decision.passed and previous is not None:
+        decision = guarded(decision, client, champion_before, metrics, guards, data_version)
     if decision.passed:
         client.set_registered_model_alias(model_name, CHAMPION, version.version)
     after = current_champion(client, model_name)

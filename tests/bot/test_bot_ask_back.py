@@ -219,3 +219,18 @@ def test_delete_my_data_removes_the_photos_nobody_else_sent_and_the_labelled_cro
     bot.send("yes", sender=BOB)
     assert not photos.exists(_sha(shared))
     assert bot.store.labelled_crops() == [] and bot.store.stored_photos() == []
+
+
+def test_the_gallery_also_renames_a_food_the_model_named_wrongly(ask_bot):
+    """A taught food the model misnames as one it knows (most new foods, reports/openset/learning_curve.json) is
+    named from the gallery too; an item whose crop matches nothing taught keeps the model's name."""
+    bot = ask_bot()
+    bot.model.standin.items = (standin_unknown_item(("pizza", 0.4), grams=200, embedding=standin_embedding(0)),)
+    bot.send_photo()
+    bot.send("it's pasta")
+    misnamed = {**standin_item("bread", 210, 265), "embedding": standin_embedding(0, blend=0.3, towards=1)}
+    elsewhere = {**standin_item("apple", 180, 52), "embedding": standin_embedding(9)}
+    bot.model.standin.items = (misnamed, elsewhere)
+    (reply,) = bot.send_photo(bot.jpeg(color="green"))
+    assert reply.startswith("Pasta ~210 g") and "Apple ~180 g" in reply and "Bread ~" not in reply
+    assert [i.name for i in bot.store.meals(bot.user_id())[-1].items] == ["20121", "apple"]

@@ -19,34 +19,16 @@ SPLIT_ITEMS = {"train": 3, "val": 1, "test": 1}
 CROPS_PER_ITEM = 4
 
 
-def _features(directory):
-    """Crops of well separated foods (one axis each), item-grouped into train, val and test."""
-    rng = np.random.default_rng(0)
-    rows, features = [], []
-    for k, food in enumerate(FOODS):
-        centre = np.zeros(DIM)
-        centre[k] = 6.0
-        item = 0
-        for split, n_items in SPLIT_ITEMS.items():
-            for _ in range(n_items):
-                item += 1
-                for _ in range(CROPS_PER_ITEM):
-                    rows.append({"item_id": f"{food}{item:03d}", "label": food, "split": split})
-                    features.append(centre + rng.normal(0, 1.0, DIM))
-    directory.mkdir()
-    pd.DataFrame(rows).to_parquet(directory / INDEX_FILE)
-    np.save(directory / FEATURES_FILE, np.array(features, dtype=np.float32))
-    return pd.DataFrame(rows), np.array(features)
-
-
 @pytest.fixture
-def stage_inputs(tmp_path, usda_tables_dir):
+def stage_inputs(tmp_path, usda_tables_dir, synthetic_crops):
     import torch
 
     from training.detector.fit import fit_classifier
     from training.inference.crop_classifier import WEIGHTS_FILE as CLASSIFIER_FILE
 
-    index, features = _features(tmp_path / "features")
+    index, features = synthetic_crops(
+        FOODS, SPLIT_ITEMS, photos_per_item=CROPS_PER_ITEM, dim=DIM, noise=1.0, out=tmp_path / "features"
+    )
     detector, backbone = tmp_path / "detector", tmp_path / "backbone"
     detector.mkdir()
     backbone.mkdir()
@@ -73,8 +55,15 @@ def stage_inputs(tmp_path, usda_tables_dir):
             }
         )
     )
+    from training.data.labelled import empty_labelled
+
+    labelled_index, labelled_features = empty_labelled()  # no labelled examples: import_labels' default
+    (tmp_path / "labelled").mkdir()
+    labelled_index.to_parquet(tmp_path / "labelled" / INDEX_FILE)
+    np.save(tmp_path / "labelled" / FEATURES_FILE, labelled_features[:, :DIM])
     options = {
         "--features": tmp_path / "features",
+        "--labelled": tmp_path / "labelled",
         "--detector": detector,
         "--backbone": backbone,
         "--nutrition": usda_tables_dir,
@@ -133,3 +122,28 @@ def test_a_missing_input_is_one_clear_line(stage_inputs, repo_root, monkeypatch)
         [sys.executable, "-m", "pipelines.evaluate_openset", *args], cwd=repo_root, capture_output=True, text=True
     )
     assert done.returncode == 1 and "crop classifier not found" in done.stderr
+
+
+def test_labelled_examples_train_the_folds_and_the_served_statistics_and_keep_their_words(
+    stage_inputs, repo_root, monkeypatch
+):
+    from pipelines.evaluate_openset import app
+    from training.data.labelled import LABELLED_COLUMNS
+    from training.inference.naming import NAMER_FILE
+
+    root, args, _ = stage_inputs
+    monkeypatch.chdir(repo_root)
+    assert CliRunner().invoke(app, args).exit_code == 0
+    before = json.loads((root / "namer" / NAMER_FILE).read_text())
+    # six crops of a food none of the ten is, taught as SR28 pasta
+    taught = np.zeros((6, DIM), dtype=np.float32)
+    taught[:, DIM - 2] = 6.0
+    rows = [dict.fromkeys(LABELLED_COLUMNS) | {"label": "20121", "ndb": "20121", "display": "Pasta"} for _ in range(6)]
+    pd.DataFrame(rows, columns=LABELLED_COLUMNS).astype({"xmin": float}).to_parquet(root / "labelled" / INDEX_FILE)
+    np.save(root / "labelled" / FEATURES_FILE, taught)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    after = json.loads((root / "namer" / NAMER_FILE).read_text())
+    assert after["n_statistics_crops"] == before["n_statistics_crops"] + 6
+    assert after["ecustfd"]["20121"] == {"display": "Pasta", "ndb": "20121"}
+    assert {k: v for k, v in after["ecustfd"].items() if k != "20121"} == before["ecustfd"]

@@ -52,6 +52,8 @@ def tiny_params(params: dict, ecustfd: Path, n_images: int) -> dict:
     params["register_detector"]["min_food_top1"] = 0.0
     params["register_portion"]["min_gain_over_class_mean"] = -100.0
     params["tune_serving"].update(food=[0.1, 0.05], coin=[0.05], overlap_iou=[0.3, 0.7])  # 4 points, one detector pass
+    params["evaluate_openset"]["folds"] = 3  # three foods: each fold hides one
+    params["learning_curve"].update(ks=[1], repeats=1, retrain_repeats=1, at_k=1)
     return params
 
 

@@ -201,3 +201,29 @@ def test_same_artifacts_register_once_and_a_lost_champion_comes_back(tmp_path, m
     back = register_with_gate(log_model=logger(2), metrics={"top1": 0.9}, fingerprint="b" * 64, **common)
     assert calls == [1, 2] and back["reused"] and back["champion_version"] == "2"
     assert len(mlflow.search_runs(experiment_names=["plate-coach"], output_format="list")) == 2
+
+
+@pytest.mark.slow
+def test_a_candidate_that_lowers_a_guard_metric_does_not_take_champion(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    guards = {"val_crop_top1": True, "openset_val_unknown_ok": True, "openset_val_known_rejected": False}
+    common = dict(
+        model_name="toy", params={}, tags={}, gate_metric="val_top1", threshold=0.5, data_version="d1", guards=guards
+    )
+    base = {"val_top1": 0.8, "val_crop_top1": 0.95, "openset_val_unknown_ok": 0.55, "openset_val_known_rejected": 0.02}
+    first = register_with_gate(log_model=dummy_logger(1), metrics=base, **common)
+    assert first["gate"]["passed"] and first["champion_version"] == "1"
+    # better end to end, but it names fewer unknown foods right or unknown: refused
+    swallowing = {**base, "val_top1": 0.85, "openset_val_unknown_ok": 0.40}
+    refused = register_with_gate(log_model=dummy_logger(2), metrics=swallowing, **common)
+    assert not refused["gate"]["passed"] and refused["champion_version"] == "1"
+    assert "openset_val_unknown_ok 0.4000 is worse than the champion's 0.5500" in refused["gate"]["reason"]
+    rejecting = {**base, "openset_val_known_rejected": 0.05}  # lower is better for this one
+    assert not register_with_gate(log_model=dummy_logger(3), metrics=rejecting, **common)["gate"]["passed"]
+    crop = {**base, "val_crop_top1": 0.90}
+    assert not register_with_gate(log_model=dummy_logger(4), metrics=crop, **common)["gate"]["passed"]
+    even = register_with_gate(log_model=dummy_logger(5), metrics={**base, "val_top1": 0.81}, **common)
+    assert even["gate"]["passed"] and even["champion_version"] == "5"  # every guard kept: it takes over
+    with pytest.raises(KeyError, match="openset_val_unknown_ok"):
+        register_with_gate(log_model=dummy_logger(6), metrics={"val_top1": 0.9, "val_crop_top1": 1.0}, **common)

@@ -56,16 +56,26 @@ def score_folds(
     components: int,
     imagenet: ImagenetOpinion,
     seed: int = 0,
+    extra: tuple[Sequence[str], np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """One row per (fold, val or test crop): label, item, whether unknown, the head's answer, its top probability
-    and nearest-crop similarity, and the ImageNet opinion."""
+    and nearest-crop similarity, and the ImageNet opinion.
+
+    `extra`: (labels, features) of further training crops (the bot's labelled examples), added to every fold's head
+    and statistics as train_detector adds them, except those labelled with one of the fold's hidden foods.
+    """
     features = features.astype(np.float64)
     in_key, in_prob = imagenet.best(features)
     rows = []
     for k, hidden in enumerate(folds):
         train = (index["split"] == "train").to_numpy() & ~index["label"].isin(hidden).to_numpy()
-        head = fit_classifier(features[train], index.loc[train, "label"].tolist(), c, seed)
-        stats = OpenSetStats.fit(head, features[train], components)
+        x, y = features[train], index.loc[train, "label"].tolist()
+        if extra is not None and len(extra[0]):
+            keep = ~np.isin(np.asarray(extra[0], dtype=object), hidden)
+            x = np.concatenate([x, np.asarray(extra[1], dtype=np.float64)[keep]])
+            y = [*y, *np.asarray(extra[0], dtype=object)[keep].tolist()]
+        head = fit_classifier(x, y, c, seed)
+        stats = OpenSetStats.fit(head, x, components)
         for split in SPLITS:
             mask = (index["split"] == split).to_numpy()
             probs = head.probabilities(features[mask])
@@ -78,7 +88,7 @@ def score_folds(
             part["nearest_similarity"] = stats.nearest_similarity(standardised)
             part["imagenet_key"], part["imagenet_probability"] = in_key[mask], in_prob[mask]
             rows.append(part)
-        log.info("fold %d (hidden %s): head on %d train crops", k, ", ".join(hidden), int(train.sum()))
+        log.info("fold %d (hidden %s): head on %d train crops", k, ", ".join(hidden), len(x))
     return pd.concat(rows, ignore_index=True)
 
 
