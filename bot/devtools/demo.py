@@ -41,6 +41,17 @@ def _wait_ready(url: str, process: subprocess.Popen, log: Path, timeout_s: float
     raise RuntimeError(f"the bot did not answer /healthz within {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
 
 
+def _demo_tiers(photos: int) -> str:
+    """The default tiers, with a free plan roomy enough for the demo's photos (the real one allows 3 a day)."""
+    import json
+
+    from bot.settings import DEFAULT_TIERS
+
+    tiers = {name: limits.model_dump() for name, limits in DEFAULT_TIERS.items()}
+    tiers["free"]["photos_per_day"] = max(tiers["free"]["photos_per_day"], photos)
+    return json.dumps(tiers)
+
+
 cli = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
 
 
@@ -70,6 +81,7 @@ def main(
             "BOT_TWILIO_AUTH_TOKEN": DEMO_TOKEN,
             "BOT_DATABASE_URL": f"sqlite:///{tmp}/bot.sqlite3",
             "BOT_COACH": "local",
+            "BOT_TIERS": _demo_tiers(len(photos) + 1),
         }
         log = Path(tmp) / "bot.log"
         with log.open("w") as out:
