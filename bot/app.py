@@ -46,7 +46,13 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         token = settings.twilio_auth_token.get_secret_value()
         auth = (settings.twilio_account_sid, token) if settings.twilio_account_sid and token else None
         media = MediaFetcher(http, auth, settings.media_max_bytes, settings.media_types, settings.media_timeout_s)
-        analysis = AnalysisClient(settings.serving_url, settings.analyze_timeout_s, http, settings.analyze_embeddings)
+        analysis = AnalysisClient(
+            settings.serving_url,
+            settings.analyze_timeout_s,
+            http,
+            settings.analyze_embeddings,
+            token=settings.serving_token.get_secret_value(),
+        )
         photos = make_photo_store(settings.photo_store, settings.photo_store_endpoint_url, settings.aws_region)
         messenger = Messenger(
             settings.twilio_account_sid,

@@ -82,6 +82,9 @@ class BotSettings(BaseSettings):
     twilio_timeout_s: float = 10.0
 
     serving_url: str = "http://127.0.0.1:3000"
+    serving_token: SecretStr = Field(
+        SecretStr(""), description="the model server's PLATE_SERVING_TOKEN, sent as `Authorization: Bearer`"
+    )
     analyze_timeout_s: float = Field(20.0, gt=0)
     reply_budget_s: float = Field(10.0, gt=0, description="answer the webhook with an acknowledgement after this")
     media_timeout_s: float = Field(10.0, gt=0)

@@ -26,17 +26,21 @@ app = stage_app(__doc__)
 
 
 def served_detector(params: Params) -> FoodDetector:
-    """The food detector as register_detector ships it: image size, confidence floor, crop padding from params,
-    and the open-set namer of evaluate_openset (which may answer `unknown`)."""
+    """The food detector as register_detector ships it and serving runs it: image size, confidence floor, crop
+    padding from params, the open-set namer of evaluate_openset (which may answer `unknown`), and the localiser and
+    backbone on ONNX Runtime (serving's default runtime, `PLATE_SERVING_RUNTIME`)."""
     from training.inference.food_detector import FoodDetector
+    from training.inference.onnx_runtime import use_onnx
 
-    return FoodDetector.from_dirs(
-        params.paths.detector,
-        params.paths.backbone,
-        imgsz=params.train_detector.active.imgsz,
-        conf=params.register_detector.conf,
-        pad_fraction=params.extract_features.pad_fraction,
-        namer_dir=params.paths.namer,
+    return use_onnx(
+        FoodDetector.from_dirs(
+            params.paths.detector,
+            params.paths.backbone,
+            imgsz=params.train_detector.active.imgsz,
+            conf=params.register_detector.conf,
+            pad_fraction=params.extract_features.pad_fraction,
+            namer_dir=params.paths.namer,
+        )
     )
 
 

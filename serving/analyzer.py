@@ -14,7 +14,7 @@ from collections.abc import Callable
 from PIL import Image
 
 from nutrition import NutritionTable, UnknownFoodError
-from serving.image_input import ImageLimits, decode_image
+from serving.image_input import ImageLimits, decode_image, photo_size
 from serving.schemas import (
     UNKNOWN,
     AnalyzeResponse,
@@ -26,7 +26,7 @@ from serving.schemas import (
     Suggestion,
     Totals,
 )
-from training.inference.plate import FoodFinding, PlateFindings
+from training.inference.plate import FoodFinding, PlateFindings, rescaled
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ class MealAnalyzer:
         namer: a cloud namer (`serving.namers.namer_from_env()`, off by default) asked about each food our models
             answer `unknown`: its suggestions come first, and its best one names the food from `namer_accept` when
             the food has grams. It blocks on the network: call `respond` off the event loop.
+        draft_px: JPEGs are decoded down to this long side (None: at full size); the models see the smaller image,
+            the answer's boxes and image size are the photo's own.
     """
 
     def __init__(
@@ -66,14 +68,15 @@ class MealAnalyzer:
         limits: ImageLimits = ImageLimits(),
         namer=None,
         namer_accept: float = 0.6,
+        draft_px: int | None = None,
     ):
         self.models, self.nutrition, self.versions, self.limits = models, nutrition, versions, limits
-        self.namer, self.namer_accept = namer, namer_accept
+        self.namer, self.namer_accept, self.draft_px = namer, namer_accept, draft_px
 
     def decode(self, data: bytes) -> tuple[Image.Image, float]:
         """The upright RGB image and the ms it took. Raises `ImageRejected` (4xx) for bad uploads."""
         started = time.perf_counter()
-        image = decode_image(data, self.limits)
+        image = decode_image(data, self.limits, self.draft_px)
         return image, (time.perf_counter() - started) * 1e3
 
     def analyze(self, data: bytes, embed: bool = False) -> tuple[AnalyzeResponse, Image.Image]:
@@ -98,6 +101,9 @@ class MealAnalyzer:
         nutrition_started = time.perf_counter()
         usage: list[dict] = []
         foods = [self.ask_namer(image, food, usage) if food.name == UNKNOWN else food for food in findings.foods]
+        width, height = photo_size(image)  # the boxes go out in the photo's pixels, not the decoded copy's
+        findings = rescaled(dataclasses.replace(findings, foods=foods), width / image.width)
+        foods = findings.foods
         items = [item for item in (self.item(food, embed) for food in foods) if item is not None]
         named = [i for i in items if i.kcal is not None]
         totals = Totals(
@@ -121,7 +127,7 @@ class MealAnalyzer:
             items=items,
             reference=reference,
             totals=totals,
-            image=ImageInfo(width=image.width, height=image.height),
+            image=ImageInfo(width=width, height=height),
             models=self.versions,
             timings_ms={k: round(v, 2) for k, v in timings.items()},
             whole_photo=findings.whole_photo,

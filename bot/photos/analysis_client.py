@@ -138,10 +138,16 @@ class AnalysisClient:
     """Sends one photo as the raw request body (`Content-Type: image/...`) and parses the answer."""
 
     def __init__(
-        self, base_url: str, timeout_s: float, http: httpx.AsyncClient | None = None, embeddings: bool = False
+        self,
+        base_url: str,
+        timeout_s: float,
+        http: httpx.AsyncClient | None = None,
+        embeddings: bool = False,
+        token: str = "",
     ):
         self.url = base_url.rstrip("/") + "/analyze"
         self.params = {"embed": "true"} if embeddings else None
+        self.auth = {"Authorization": f"Bearer {token}"} if token else {}
         self.timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0))
         self._http = http or httpx.AsyncClient(trust_env=False)
         self._owns_http = http is None
@@ -152,7 +158,8 @@ class AnalysisClient:
 
     async def analyze(self, image: bytes, content_type: str) -> Analysis:
         """Raises:
-        AnalysisUnavailable: connection refused, timeout, 5xx or 429, or an answer off the contract.
+        AnalysisUnavailable: connection refused, timeout, 5xx or 429, 401/403 (the bot's token refused: a
+            setting to fix, then retry), or an answer off the contract.
         PhotoRejected: any other 4xx (not an image, too large, unsupported type...).
         """
         try:
@@ -160,7 +167,7 @@ class AnalysisClient:
                 self.url,
                 content=image,
                 params=self.params,
-                headers={"Content-Type": content_type},
+                headers={"Content-Type": content_type, **self.auth},
                 timeout=self.timeout,
             )
         except httpx.TimeoutException as exc:
@@ -169,6 +176,10 @@ class AnalysisClient:
             raise AnalysisUnavailable(f"{self.url} unreachable: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 500 or response.status_code in (408, 429):
             raise AnalysisUnavailable(f"{self.url} answered {response.status_code}: {response.text[:200]}")
+        if response.status_code in (401, 403):
+            # our configuration, not the person's photo: BOT_SERVING_TOKEN differs from PLATE_SERVING_TOKEN
+            log.error("%s refused the bot's credentials (%d): check BOT_SERVING_TOKEN", self.url, response.status_code)
+            raise AnalysisUnavailable(f"{self.url} answered {response.status_code}: the bot's token was refused")
         if response.status_code >= 400:
             raise PhotoRejected(_error_reason(response), response.status_code)
         try:

@@ -19,14 +19,12 @@ LIMIT_MB = 2.0
 
 
 @pytest.fixture(scope="module")
-def client(tiny_models):
+def client(coach_app):
     from starlette.testclient import TestClient
-
-    from serving.service import PlateCoach
 
     os.environ["PLATE_SERVING_MAX_UPLOAD_MB"] = str(LIMIT_MB)
     try:
-        with TestClient(PlateCoach.to_asgi(), raise_server_exceptions=False) as test_client:
+        with TestClient(coach_app, raise_server_exceptions=False) as test_client:
             yield test_client
     finally:
         os.environ.pop("PLATE_SERVING_MAX_UPLOAD_MB", None)

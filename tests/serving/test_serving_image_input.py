@@ -60,3 +60,46 @@ def test_decompression_bomb_is_refused_before_decoding():
     with pytest.raises(ImageRejected, match="pixels") as info:
         decode_image(data, ImageLimits(max_pixels=10_000_000))
     assert info.value.status == 413
+
+
+def _mpo(first: Image.Image, *others: Image.Image) -> bytes:
+    """A multi-picture JPEG as phones write them (the photo, then e.g. an HDR gain map)."""
+    buffer = io.BytesIO()
+    first.save(buffer, format="MPO", save_all=True, append_images=list(others))
+    return buffer.getvalue()
+
+
+def test_an_mpo_is_decoded_as_its_first_picture():
+    data = _mpo(Image.new("RGB", (160, 120), (200, 30, 30)), Image.new("RGB", (40, 30), (30, 30, 200)))
+    assert Image.open(io.BytesIO(data)).format == "MPO" and Image.open(io.BytesIO(data)).n_frames == 2
+    image = decode_image(data)
+    assert image.size == (160, 120)
+    red, _, blue = image.getpixel((80, 60))
+    assert red > 150 and blue < 80, "decoded the second picture, not the photo"
+
+
+def test_an_mpo_keeps_its_exif_orientation():
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    Image.new("RGB", (160, 120), "red").save(
+        buffer, format="MPO", save_all=True, append_images=[Image.new("RGB", (40, 30))], exif=exif
+    )
+    assert decode_image(buffer.getvalue()).size == (120, 160)
+
+
+def test_the_pixel_cap_counts_a_jpeg_at_its_draft_size():
+    photo = Image.effect_noise((2400, 1800), 40).convert("RGB")  # 4.3 MP
+    limits = ImageLimits(max_pixels=1_000_000)
+    image = decode_image(encode(photo, "JPEG"), limits, draft_px=600)  # decoded at 1/4: 600 x 450
+    assert image.size == (600, 450)
+    for data, draft_px in ((encode(photo, "JPEG"), None), (encode(photo, "PNG"), 600)):  # full size: over the cap
+        with pytest.raises(ImageRejected, match="pixels") as info:
+            decode_image(data, limits, draft_px=draft_px)
+        assert info.value.status == 413
+
+
+def test_the_default_caps_let_phone_photos_through_but_not_bombs():
+    limits = ImageLimits()
+    assert 5712 * 4284 <= limits.max_pixels < 40_000_000  # a 24-MP iPhone HEIC, decoded at full size
+    assert limits.max_bytes == 10 * 1024 * 1024

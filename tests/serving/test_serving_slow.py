@@ -1,5 +1,6 @@
-"""A real `bentoml serve` (both services, batching on) with the tiny real models, called over HTTP:
-the BentoML client, the raw body the bot sends, bad input, and concurrent requests."""
+"""A real `bentoml serve` with the tiny real models, called over HTTP, in both shapes (one process, the default;
+and the models in their own batching service, PLATE_SERVING_SPLIT): the BentoML client, the raw body the bot
+sends, bad input, and concurrent requests."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from training.model_names import DETECTOR_MODEL
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def server(tiny_models):
-    with running_server(tiny_models.env) as url:
+@pytest.fixture(scope="module", params=["false", "true"], ids=["one-process", "split"])
+def server(tiny_models, request):
+    with running_server({**tiny_models.env, "PLATE_SERVING_SPLIT": request.param}) as url:
         yield url
 
 
