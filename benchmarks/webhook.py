@@ -114,6 +114,10 @@ def main(
             serving_url=serving_url or model_server.url,
             reply_budget_s=12.0,
             analyze_timeout_s=30.0,
+            # the Twilio stand-in serves the photo (behind basic auth) on 127.0.0.1
+            media_hosts=("127.0.0.1",),
+            media_credential_hosts=("127.0.0.1",),
+            media_allow_private=True,
             default_tier="bench",
             tiers={"bench": UNLIMITED},
         )

@@ -45,7 +45,17 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         http = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=64))
         token = settings.twilio_auth_token.get_secret_value()
         auth = (settings.twilio_account_sid, token) if settings.twilio_account_sid and token else None
-        media = MediaFetcher(http, auth, settings.media_max_bytes, settings.media_types, settings.media_timeout_s)
+        media = MediaFetcher(
+            http,
+            auth,
+            settings.media_max_bytes,
+            settings.media_types,
+            settings.media_timeout_s,
+            hosts=settings.media_hosts,
+            credential_hosts=settings.media_credential_hosts,
+            allow_private=settings.media_allow_private,
+            max_redirects=settings.media_max_redirects,
+        )
         analysis = AnalysisClient(
             settings.serving_url,
             settings.analyze_timeout_s,
@@ -66,7 +76,7 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         tables = TableSource(settings.nutrition_dir)
         coach = await off_loop(make_coach, settings, ledger)
         ask_back = AskBack(store, tables, settings)
-        conversation = Conversation(store, Advisor(coach, tables), tables, ask_back, photos)
+        conversation = Conversation(store, Advisor(coach, tables), tables, ask_back, photos, messenger.delete_media)
         analyser = MealAnalyser(settings, store, ledger, media, analysis, ask_back, photos)
         service = BotService(settings, store, ledger, analyser, delivery, conversation)
         worker = RetryWorker(service, delivery, settings.retry_poll_s)
@@ -86,7 +96,10 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
             await http.aclose()
             store.dispose()
 
-    app = FastAPI(title="plate-coach bot", lifespan=lifespan)
+    # No API map on the public app unless asked for (development): without openapi_url there is no /docs or /redoc.
+    app = FastAPI(
+        title="plate-coach bot", lifespan=lifespan, openapi_url="/openapi.json" if settings.api_docs else None
+    )
     app.include_router(router)
 
     @app.get("/healthz")
@@ -94,9 +107,10 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         store: SqlStore = app.state.store
         try:
             pending = await off_loop(store.count_messages, PENDING)
-        except Exception as exc:  # report, don't crash: this is what monitoring reads
+        except Exception:  # report, don't crash: this is what monitoring reads
+            # the detail goes to the log only: the error text of a database can name hosts, users and paths
             log.exception("health check: database unreachable")
-            return JSONResponse({"status": "error", "database": str(exc)}, status_code=503)
+            return JSONResponse({"status": "error"}, status_code=503)
         return JSONResponse({"status": "ok", "pending_messages": pending})
 
     return app

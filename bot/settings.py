@@ -87,9 +87,33 @@ class BotSettings(BaseSettings):
     )
     analyze_timeout_s: float = Field(20.0, gt=0)
     reply_budget_s: float = Field(10.0, gt=0, description="answer the webhook with an acknowledgement after this")
-    media_timeout_s: float = Field(10.0, gt=0)
+    webhook_max_bytes: int = Field(
+        64 * 1024, gt=0, description="a larger webhook body is refused (413) before it is read whole or checked"
+    )
+    api_docs: bool = Field(False, description="serve /docs, /redoc and /openapi.json (development only)")
+    media_timeout_s: float = Field(
+        10.0, gt=0, description="deadline of a whole media download (DNS, redirects and the body included)"
+    )
     media_max_bytes: int = Field(10 * 1024 * 1024, gt=0)
     media_types: tuple[str, ...] = DEFAULT_MEDIA_TYPES
+    # Twilio's media hosts: MediaUrl is on api.twilio.com, which redirects to mms.twiliocdn.com (media behind HTTP
+    # auth) or s3-external-1.amazonaws.com (older media), per help.twilio.com article 223183748.
+    media_hosts: tuple[str, ...] = Field(
+        ("api.twilio.com", "*.twiliocdn.com", "s3-external-1.amazonaws.com"),
+        description="the only hosts media is downloaded from, MediaUrl and every redirect: exact host names or "
+        "'*.suffix', as JSON in the environment, e.g. BOT_MEDIA_HOSTS='[\"api.twilio.com\", \"*.twiliocdn.com\"]'",
+    )
+    media_credential_hosts: tuple[str, ...] = Field(
+        ("api.twilio.com",),
+        description="the media hosts (also in media_hosts) sent the Twilio account credentials; no other host, "
+        "redirect targets included, ever gets them",
+    )
+    media_allow_private: bool = Field(
+        False,
+        description="download media from private, loopback and link-local addresses too (tests, the local demo); "
+        "plain http is only ever allowed to loopback",
+    )
+    media_max_redirects: int = Field(5, ge=0, le=20)
     max_photos_per_message: int = Field(5, ge=1)
 
     retry_base_s: float = Field(30.0, gt=0)

@@ -1,19 +1,26 @@
-"""Replies sent with the Twilio REST API, through an outbox: one row per (message, kind), sent at most once
-successfully, retried with backoff when the Messages API fails."""
+"""Sending outbox rows with the Twilio REST API: each row is claimed by one sender, marked `sending` before the
+call and `sent` with Twilio's SID after it, retried with backoff when the Messages API fails.
+
+A row found `sending` under an expired lease died mid-send: Twilio may or may not have the message. It is
+looked up (`Messenger.find_sent`) before it is sent again, so a crash never sends one reply twice.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.channel.messenger import DeliveryFailed, Messenger
-from bot.photos.meal_analysis import Outcome, retry_delay
+from bot.photos.meal_analysis import retry_delay
 from bot.settings import BotSettings
 from bot.storage.protocols import BotStore, off_loop
-from bot.storage.records import MessageRecord, OutboundRecord, utcnow
+from bot.storage.records import OutboundRecord, utcnow
+from bot.storage.sql.outbox import GAVE_UP, QUEUED, SENDING, SENT
 
 log = logging.getLogger(__name__)
+LOOKUP_SLACK = timedelta(minutes=2)  # Twilio's clock and ours may differ a little
 
 
 @dataclass
@@ -22,64 +29,84 @@ class Delivery:
     store: BotStore
     messenger: Messenger
 
-    async def send(self, message: MessageRecord, outcome: Outcome) -> None:
-        """Queue the outcome's reply to the person who wrote `message`, and try to send it now."""
-        if not outcome.reply:
-            return
-        now = utcnow()
-        lease = now + timedelta(seconds=self.settings.lease_s)
-        queued = await off_loop(
-            self.store.enqueue_outbound,
-            message.sid,
-            outcome.kind,
-            message.from_addr,
-            message.to_addr,
-            outcome.reply,
-            now,
-            lease,
-        )
-        if queued is None:
-            log.info("reply %s for %s was queued before; not sending it twice", outcome.kind, message.sid)
-            return
-        await self.attempt(queued)
-
-    async def attempt(self, outbound: OutboundRecord) -> bool:
-        """One try at sending a leased outbox row; on failure schedule the next or give up."""
-        try:
-            twilio_sid = await off_loop(self.messenger.send, outbound.to_addr, outbound.from_addr, outbound.body)
-        except DeliveryFailed as exc:
+    async def deliver(self, rows: Iterable[OutboundRecord]) -> None:
+        """Send these rows now (the slow path, a retried message): those not answered or taken another way."""
+        for row in rows:
             now = utcnow()
-            final = outbound.attempts >= self.settings.retry_max_attempts
-            delay = retry_delay(outbound.attempts, self.settings.retry_base_s, self.settings.retry_max_s)
-            await off_loop(
-                self.store.mark_outbound,
-                outbound.id,
-                "failed" if final else "queued",
-                now,
-                error=str(exc),
-                next_attempt_at=None if final else now + timedelta(seconds=delay),
-            )
-            detail = {"via": "rest", "kind": outbound.kind, "error": str(exc), "final": final}
-            await off_loop(self.store.add_event, "reply_failed", now, outbound.message_sid, detail=detail)
-            log.warning(
-                "REST reply %s for %s failed (attempt %d): %s",
-                outbound.kind,
-                outbound.message_sid,
-                outbound.attempts,
-                exc,
-            )
+            claimed = await off_loop(self.store.claim_outbound, row.id, now, now + self._lease())
+            if claimed is not None:
+                await self.attempt(claimed)
+
+    async def send_direct(self, to_addr: str, from_addr: str, replies: Sequence[str]) -> None:
+        """Send without an outbox row: only for the goodbye to a person whose data was just deleted."""
+        for body in replies:
+            try:
+                await off_loop(self.messenger.send, to_addr, from_addr, body)
+            except DeliveryFailed as exc:
+                log.warning("goodbye after a deletion not sent: %s", exc)
+
+    def _lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.lease_s)
+
+    async def attempt(self, row: OutboundRecord) -> bool:
+        """One try at a row this process claimed (`sending`); on failure schedule the next or give up."""
+        if row.unknown_since is not None:
+            found = await self._already_sent(row)
+            if found is None:
+                return False  # the lookup failed: it stays `sending`-unknown until the next try
+            if found:
+                await self._sent(row, found, recovered=True)
+                return True
+        try:
+            twilio_sid = await off_loop(self.messenger.send, row.to_addr, row.from_addr, row.body)
+        except DeliveryFailed as exc:
+            await self._failed(row, str(exc), QUEUED)
             return False
-        now = utcnow()
-        await off_loop(self.store.mark_outbound, outbound.id, "sent", now, twilio_sid=twilio_sid)
-        detail = {"via": "rest", "kind": outbound.kind, "twilio_sid": twilio_sid, "chars": len(outbound.body)}
-        await off_loop(self.store.add_event, "replied", now, outbound.message_sid, detail=detail)
+        await self._sent(row, twilio_sid)
         return True
 
-    async def retry_due(self, limit: int = 8) -> int:
-        """Send the outbox rows whose time has come; return how many were tried."""
+    async def _already_sent(self, row: OutboundRecord) -> str | None:
+        """Twilio's SID of this row's message if Twilio has it, "" if not, None if we couldn't ask."""
+        since = row.unknown_since - LOOKUP_SLACK
+        try:
+            found = await off_loop(self.messenger.find_sent, row.to_addr, row.from_addr, row.body, since)
+        except DeliveryFailed as exc:
+            await self._failed(row, f"lookup after a crash failed: {exc}", SENDING)
+            return None
+        return found or ""
+
+    async def _sent(self, row: OutboundRecord, twilio_sid: str, recovered: bool = False) -> None:
         now = utcnow()
-        lease = now + timedelta(seconds=self.settings.lease_s)
-        due = await off_loop(self.store.claim_due_outbound, now, lease, limit)
-        for outbound in due:
-            await self.attempt(outbound)
+        await off_loop(self.store.mark_outbound, row.id, SENT, now, twilio_sid=twilio_sid)
+        detail = {"via": "rest", "kind": row.kind, "twilio_sid": twilio_sid, "chars": len(row.body)}
+        if recovered:
+            detail["found_after_crash"] = True
+        await off_loop(self.store.add_event, "replied", now, row.message_sid, row.user_id, detail=detail)
+
+    async def _failed(self, row: OutboundRecord, error: str, retry_status: str) -> None:
+        now = utcnow()
+        final = row.attempts >= self.settings.retry_max_attempts
+        delay = retry_delay(row.attempts, self.settings.retry_base_s, self.settings.retry_max_s)
+        next_at = now + timedelta(seconds=delay)
+        # a row whose fate is unknown keeps `sending`, leased until its next try, so that try asks Twilio again
+        lease = next_at if retry_status == SENDING and not final else None
+        await off_loop(
+            self.store.mark_outbound,
+            row.id,
+            GAVE_UP if final else retry_status,
+            now,
+            error=error,
+            next_attempt_at=None if final else next_at,
+            lease_until=lease,
+        )
+        detail = {"via": "rest", "kind": row.kind, "error": error, "final": final, "attempt": row.attempts}
+        await off_loop(self.store.add_event, "reply_failed", now, row.message_sid, row.user_id, detail=detail)
+        log.warning("REST reply %s for %s failed (attempt %d): %s", row.kind, row.message_sid, row.attempts, error)
+
+    async def retry_due(self, limit: int = 8) -> int:
+        """Send the outbox rows whose time has come (and those a dead process left mid-send); how many were tried."""
+        now = utcnow()
+        due = await off_loop(self.store.claim_due_outbound, now, now + self._lease(), limit)
+        for row in due:
+            await self.attempt(row)
         return len(due)

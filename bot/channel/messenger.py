@@ -1,10 +1,12 @@
-"""Send a message with the Twilio REST API (the slow path and retries), optionally at another base URL."""
+"""The Twilio REST API (blocking: call it from a thread), optionally at another base URL: send a message (the
+slow path and retries), look up one we sent (after a crash), delete a message's media (a person's hard delete)."""
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
-from twilio.base.exceptions import TwilioException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -15,6 +17,22 @@ TWILIO_API = "https://api.twilio.com"
 
 class DeliveryFailed(Exception):
     """The Messages API did not accept the message."""
+
+
+class LookupFailed(DeliveryFailed):
+    """The Messages API could not be asked which messages we sent (a delivery failure: the send waits on it)."""
+
+
+class MediaDeletionFailed(Exception):
+    """A message's media could not be listed or deleted at Twilio."""
+
+
+def _status(exc: TwilioException) -> int | None:
+    """The HTTP status of a failed call: a REST error carries it; a page that failed to load carries the response."""
+    if isinstance(exc, TwilioRestException):
+        return exc.status
+    response = exc.args[1] if len(exc.args) > 1 else None
+    return getattr(response, "status_code", None)
 
 
 class RebasedHttpClient(TwilioHttpClient):
@@ -33,7 +51,7 @@ class RebasedHttpClient(TwilioHttpClient):
 
 
 class Messenger:
-    """A thin wrapper of `twilio.rest.Client().messages.create` (blocking: call it from a thread)."""
+    """A thin wrapper of `twilio.rest.Client().messages`."""
 
     def __init__(
         self,
@@ -48,15 +66,66 @@ class Messenger:
         )
         # environment={} so TWILIO_* variables of the host cannot silently swap the account
         self.client = Client(account_sid, auth_token, http_client=http_client, environment={})
+        self.account_sid = account_sid
         self.sender = sender
 
-    def send(self, to: str, from_: str, body: str) -> str:
-        """Send `body` to `to` and return the new message's SID."""
+    def _sender(self, to: str, from_: str) -> str:
         sender = self.sender or from_
         if to.startswith("whatsapp:") and not sender.startswith("whatsapp:"):
             sender = "whatsapp:" + sender
+        return sender
+
+    def send(self, to: str, from_: str, body: str) -> str:
+        """Send `body` to `to` and return the new message's SID."""
         try:
-            message = self.client.messages.create(to=to, from_=sender, body=body)
+            message = self.client.messages.create(to=to, from_=self._sender(to, from_), body=body)
         except (TwilioException, OSError) as exc:
             raise DeliveryFailed(f"Messages API refused or unreachable: {exc}") from exc
         return message.sid
+
+    def find_sent(self, to: str, from_: str, body: str, since: datetime) -> str | None:
+        """The SID of a message `send(to, from_, body)` created on or after `since` (naive means UTC), or None.
+
+        Twilio filters by the day only: the body and the time are checked here, the time to the second (Twilio's
+        timestamps have no finer grain), so a message of the same second before `since` counts as sent."""
+        since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
+        try:
+            found = self.client.messages.list(to=to, from_=self._sender(to, from_), date_sent_after=since)
+        except (TwilioException, OSError) as exc:
+            raise LookupFailed(f"Messages API list since {since:%Y-%m-%d} failed: {exc}") from exc
+        floor = since.replace(microsecond=0)
+        for message in found:
+            # a queued message has no date_sent yet: its creation is when we handed it over
+            at = message.date_created or message.date_sent
+            if message.body == body and isinstance(at, datetime) and at >= floor:
+                return message.sid
+        return None
+
+    def delete_media(self, message_sid: str) -> int:
+        """Delete every media file of message `message_sid` at Twilio; how many were deleted. A message or media
+        file already gone (404) is no failure."""
+        if not self.account_sid:  # the URL would name no account, and its 404 would read as "already gone"
+            raise MediaDeletionFailed(f"no Twilio account SID configured to delete the media of {message_sid}")
+        media = self.client.messages(message_sid).media
+        try:
+            files = media.list()
+        except TwilioException as exc:
+            if _status(exc) == 404:
+                return 0
+            raise MediaDeletionFailed(f"listing the media of {message_sid} failed (HTTP {_status(exc)})") from exc
+        except OSError as exc:
+            raise MediaDeletionFailed(f"listing the media of {message_sid} failed: {exc}") from exc
+        deleted = 0
+        for file in files:
+            try:
+                file.delete()
+            except TwilioException as exc:
+                if _status(exc) == 404:
+                    continue
+                raise MediaDeletionFailed(
+                    f"deleting media {file.sid} of {message_sid} failed (HTTP {_status(exc)})"
+                ) from exc
+            except OSError as exc:
+                raise MediaDeletionFailed(f"deleting media {file.sid} of {message_sid} failed: {exc}") from exc
+            deleted += 1
+        return deleted

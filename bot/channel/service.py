@@ -1,8 +1,9 @@
 """What the bot does with one inbound message: dedupe, opt-out, limits, commands, photos → reply (TwiML).
 
-Photos are analysed in a task, the coach's lines then put under the meal; if that finishes inside
-`reply_budget_s` the result is the webhook's answer, otherwise the webhook answers with an acknowledgement
-and the result follows with the REST API.
+Each message is worked on in a task that ends in ONE transaction: its effects (a meal, a profile change), its
+new state and its reply as outbox rows. If that finishes inside `reply_budget_s` the reply is the webhook's
+answer (the rows are marked delivered once the response is out), otherwise the webhook answers with an
+acknowledgement and the rows go out by REST. What a crash interrupts is redone from the lease.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.channel.answers import ack_reply, limit_reply, twiml
@@ -18,13 +19,23 @@ from bot.channel.delivery import Delivery
 from bot.coach.commands import CONVERSATION_COMMANDS, parse_command, run_command
 from bot.coach.conversation import Conversation
 from bot.ledger import Ledger, LimitHit
-from bot.photos.meal_analysis import MealAnalyser, Outcome
+from bot.photos.meal_analysis import MealAnalyser, Outcome, PhotoMeal
+from bot.photos.meal_reply import GAVE_UP
 from bot.photos.media import kind_of
 from bot.settings import BotSettings
 from bot.storage.protocols import BotStore, off_loop
-from bot.storage.records import DONE, IGNORED, PENDING, REJECTED, MediaRef, MessageRecord, UserRecord, utcnow
+from bot.storage.records import DONE, FAILED, IGNORED, PENDING, REJECTED, MediaRef, MessageRecord, UserRecord, utcnow
+from bot.storage.replies import queue_reply
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The webhook's TwiML, and the outbox rows it carries (delivered once the response has gone out)."""
+
+    twiml: str
+    delivered: tuple[int, ...] = ()
 
 
 class BadWebhook(ValueError):
@@ -95,23 +106,24 @@ class BotService:
     async def _event(self, kind: str, sid: str | None, user_id: int | None = None, **detail) -> None:
         await off_loop(self.store.add_event, kind, utcnow(), sid, user_id, detail=detail)
 
-    async def _finish(self, message: MessageRecord, status: str, reply: str | tuple[str, ...] | None) -> str:
-        answer = twiml(reply)
-        await off_loop(self.store.finish_message, message.sid, status, answer, utcnow())
-        if reply:
-            chars = len(reply) if isinstance(reply, str) else sum(map(len, reply))
-            await self._event("replied", message.sid, message.user_id, via="twiml", status=status, chars=chars)
-        return answer
+    async def answered(self, outbound_ids: tuple[int, ...]) -> None:
+        """The webhook's response carrying these outbox rows went out: they are delivered (run after sending it;
+        if this process dies first, the rows stay queued and the delivery worker sends them by REST)."""
+        try:
+            await off_loop(self.store.mark_twiml, list(outbound_ids))
+        except Exception:  # the REST fallback will send them: a duplicate is better than a loss
+            log.exception("could not mark outbox rows %s answered by TwiML", outbound_ids)
 
-    async def handle(self, inbound: Inbound) -> str:
-        """Answer one webhook with TwiML. A MessageSid seen before gets the answer it got the first time."""
+    async def handle(self, inbound: Inbound) -> Answer:
+        """Answer one webhook with TwiML. A MessageSid seen before gets the answer it got the first time.
+
+        Every message is leased to the request handling it, so a crash mid-way leaves it `pending` for the retry
+        worker (or for Twilio's retry of the same MessageSid, which takes it over once the lease expired)."""
         now = utcnow()
         settings = self.settings
         user = await off_loop(
             self.store.get_or_create_user, phone_of(inbound.from_addr), settings.default_tier, settings.timezone
         )
-        # A photo message is leased to this request from the start, so the retry worker leaves it alone.
-        lease = now + timedelta(seconds=settings.lease_s) if inbound.media else None
         message, created = await off_loop(
             self.store.record_inbound,
             inbound.sid,
@@ -120,98 +132,171 @@ class BotService:
             inbound.to_addr,
             inbound.body,
             list(inbound.media),
-            PENDING if lease else "received",
+            PENDING,
             now,
-            lease,
+            now + timedelta(seconds=settings.lease_s),
         )
         if not created:
-            await self._event("duplicate", inbound.sid, user.id, status=message.status)
-            # in flight or answered with the REST API: say nothing now, the first copy does
-            return message.twiml_reply or twiml(None)
+            return await self._again(message, user)
         await self._event("received", inbound.sid, user.id, media=len(inbound.media), chars=len(inbound.body))
+        return await self._work(message, user)
 
-        command = parse_command(inbound.body) if not inbound.media else None
-        if user.opted_out and command != "start":
-            await self._event("ignored", inbound.sid, user.id, reason="opted out")
-            return await self._finish(message, IGNORED, None)
-        if command in ("stop", "start"):  # always honoured, whatever the limits
-            return await self._finish(message, DONE, await off_loop(run_command, command, self.store, user, now))
+    async def _again(self, message: MessageRecord, user: UserRecord) -> Answer:
+        """Twilio sent this MessageSid again: it never got our answer."""
+        await self._event("duplicate", message.sid, user.id, status=message.status)
+        now = utcnow()
+        taken = await off_loop(self.store.take_over, message.sid, now, now + timedelta(seconds=self.settings.lease_s))
+        if taken is not None:  # whoever had it died before deciding anything: this request does the work
+            await self._event("taken_over", message.sid, user.id, attempt=taken.attempts)
+            return await self._work(taken, user)
+        bodies = await off_loop(self.store.replay_twiml, message.sid)
+        if bodies:
+            return Answer(twiml(tuple(bodies)))
+        # in flight, or answered with the REST API: say nothing now (or repeat the acknowledgement)
+        return Answer(message.twiml_reply or twiml(None))
 
-        hit = await off_loop(self.ledger.admit_message, user, now)
-        if hit is not None:
-            return await self._limited(message, user, hit, now)
-        if inbound.media:
-            return await self._photos(message, user, now)
-        turn = await off_loop(self.conversation.handle, user, message, now)
-        if turn.deleted:  # hard delete: nothing more is written about them, not even this message
-            log.info("deleted user %s and all their data on request", user.id)
-            return twiml(turn.messages)
-        if turn.intent in CONVERSATION_COMMANDS:
-            await self._event("command", inbound.sid, user.id, command=turn.intent)
-        else:
-            await self._event("text", inbound.sid, user.id, intent=turn.intent)
-        return await self._finish(message, DONE, turn.messages)
-
-    async def _limited(self, message: MessageRecord, user: UserRecord, hit: LimitHit, now: datetime) -> str:
-        await self._event("limited", message.sid, user.id, what=hit.what, period=hit.period, limit=hit.limit)
-        if not await off_loop(self.ledger.first_notice, user, now):
-            return await self._finish(message, REJECTED, None)
-        reply = limit_reply(hit, self.ledger.upgrade_options(user), self.settings.upgrade_url)
-        return await self._finish(message, REJECTED, reply)
-
-    async def _photos(self, message: MessageRecord, user: UserRecord, now: datetime) -> str:
-        photos, _ = self.analyser.split_media(message.media)
-        if not photos:
-            kind = kind_of(message.media[0].content_type)
-            await self._event("rejected", message.sid, user.id, reason=f"no photo among the attachments ({kind})")
-            reply = f"I can only read photos (JPEG, PNG, WebP or HEIC), and that was {kind}."
-            return await self._finish(message, REJECTED, reply)
-        hit = await off_loop(self.ledger.reserve_photos, user, len(photos), now)
-        if hit is not None:
-            return await self._limited(message, user, hit, now)
-        await off_loop(self.store.set_photos_reserved, message.sid, len(photos))
-        message = await off_loop(self.store.get_message, message.sid)
-
-        task = self._spawn(self._analyse(message, user))
+    async def _work(self, message: MessageRecord, user: UserRecord) -> Answer:
+        """Decide, persist and queue the reply in a task; answer with it if that takes under `reply_budget_s`,
+        else with an acknowledgement (photos) or nothing (text), the reply then following by REST."""
+        task = self._spawn(self._process(message, user))
         done, _ = await asyncio.wait({task}, timeout=self.settings.reply_budget_s)
         if task in done:
+            if task.exception() is not None:  # a bug: the message stays leased, then pending for the retry worker
+                log.error("handling %s failed", message.sid, exc_info=task.exception())
+                return Answer(twiml(None))
             outcome = task.result()
-            answer = twiml(outcome.reply)
-            await off_loop(self.store.set_twiml_reply, message.sid, answer)
-            await self._event("replied", message.sid, user.id, via="twiml", status=outcome.status)
-            return answer
+            if outcome.direct:
+                return Answer(twiml(outcome.direct))
+            bodies = tuple(row.body for row in outcome.outbox)
+            if bodies:
+                chars = sum(map(len, bodies))
+                await self._event("replied", message.sid, user.id, via="twiml", status=outcome.status, chars=chars)
+            return Answer(twiml(bodies), tuple(row.id for row in outcome.outbox))
         # Slow path: Twilio stops waiting at 15 s. Acknowledge now; the result goes out by REST.
         self._spawn(self._deliver_when_done(message, task))
-        ack = twiml(ack_reply(len(photos)))
-        await off_loop(self.store.set_twiml_reply, message.sid, ack)
+        photos = len(self.analyser.split_media(message.media)[0]) if message.media else 0
+        answer = twiml(ack_reply(photos)) if photos else twiml(None)
+        await off_loop(self.store.set_twiml_reply, message.sid, answer)
         await self._event("acknowledged", message.sid, user.id, budget_s=self.settings.reply_budget_s)
-        return ack
+        return Answer(answer)
+
+    async def _process(self, message: MessageRecord, user: UserRecord) -> Outcome:
+        if message.attempts > self.settings.retry_max_attempts:  # it failed every time: stop, and say so
+            return await off_loop(self._give_up, message, user)
+        if not message.media:
+            return await off_loop(self._text, message, user)
+        if message.photos_reserved == 0:  # not admitted yet (a retry of a message whose first try died early)
+            refused = await off_loop(self._admit_photos, message, user)
+            if refused is not None:
+                return refused
+            message = await off_loop(self.store.get_message, message.sid)
+        return await self._analyse(message, user)
+
+    def _queued(self, message: MessageRecord, status: str, reply, kind: str = "reply") -> Outcome:
+        """Finish the message and queue its reply: call inside a unit of work."""
+        now = utcnow()
+        self.store.finish_message(message.sid, status, None, now)
+        return Outcome(
+            status, None, kind, outbox=queue_reply(self.store, message, kind, reply, now, self.settings.lease_s)
+        )
+
+    def _limited(self, message: MessageRecord, user: UserRecord, hit: LimitHit, now: datetime) -> Outcome:
+        detail = {"what": hit.what, "period": hit.period, "limit": hit.limit}
+        self.store.add_event("limited", now, message.sid, user.id, detail=detail)
+        if not self.ledger.first_notice(user, now):
+            return self._queued(message, REJECTED, None)
+        reply = limit_reply(hit, self.ledger.upgrade_options(user), self.settings.upgrade_url)
+        return self._queued(message, REJECTED, reply)
+
+    def _text(self, message: MessageRecord, user: UserRecord) -> Outcome:
+        """A text message, in one transaction: limits, the conversation's effects, the message's state, the reply."""
+        with self.store.unit_of_work():
+            now = utcnow()
+            command = parse_command(message.body)
+            if user.opted_out and command != "start":
+                self.store.add_event("ignored", now, message.sid, user.id, detail={"reason": "opted out"})
+                return self._queued(message, IGNORED, None)
+            if command in ("stop", "start"):  # always honoured, whatever the limits
+                return self._queued(message, DONE, run_command(command, self.store, user, now))
+            hit = self.ledger.admit_message(user, now)
+            if hit is not None:
+                return self._limited(message, user, hit, now)
+            turn = self.conversation.handle(user, message, now)
+            if turn.deleted:  # hard delete: nothing more is written about them, not even this message
+                log.info("deleted user %s and all their data on request", user.id)
+                return Outcome(DONE, None, "reply", direct=turn.messages)
+            if turn.intent in CONVERSATION_COMMANDS:
+                self.store.add_event("command", now, message.sid, user.id, detail={"command": turn.intent})
+            else:
+                self.store.add_event("text", now, message.sid, user.id, detail={"intent": turn.intent})
+            return self._queued(message, DONE, turn.messages)
+
+    def _admit_photos(self, message: MessageRecord, user: UserRecord) -> Outcome | None:
+        """Opt-out, limits and the photo reservation, in one transaction; an Outcome when the photos are refused."""
+        with self.store.unit_of_work():
+            now = utcnow()
+            if user.opted_out:
+                self.store.add_event("ignored", now, message.sid, user.id, detail={"reason": "opted out"})
+                return self._queued(message, IGNORED, None)
+            hit = self.ledger.admit_message(user, now)
+            if hit is not None:
+                return self._limited(message, user, hit, now)
+            photos, _ = self.analyser.split_media(message.media)
+            if not photos:
+                kind = kind_of(message.media[0].content_type)
+                detail = {"reason": f"no photo among the attachments ({kind})"}
+                self.store.add_event("rejected", now, message.sid, user.id, detail=detail)
+                reply = f"I can only read photos (JPEG, PNG, WebP or HEIC), and that was {kind}."
+                return self._queued(message, REJECTED, reply, "result")
+            hit = self.ledger.reserve_photos(user, len(photos), now)
+            if hit is not None:
+                return self._limited(message, user, hit, now)
+            self.store.set_photos_reserved(message.sid, len(photos))
+            return None
 
     async def _analyse(self, message: MessageRecord, user: UserRecord) -> Outcome:
         """Analyse the message's photos; under a meal they logged, the coach's lines (what's left, ideas, a question)."""
-        outcome = await self.analyser.analyse(message, user)
-        if outcome.meal is None:
-            return outcome
-        try:
-            # a question about an unknown food is the one question of this reply
-            ask = not outcome.meal.unknown
-            coaching = await off_loop(self.conversation.after_photo, user, outcome.meal.totals, outcome.meal.at, ask)
-        except Exception:  # the meal is logged; coaching is a bonus that must not lose the reply
-            log.exception("coaching after %s failed", message.sid)
-            return outcome
-        return replace(outcome, reply=outcome.meal.reply(coaching))
+
+        def coach(meal: PhotoMeal) -> list[str]:
+            try:
+                # a question about an unknown food is the one question of this reply
+                return self.conversation.after_photo(user, meal.totals, meal.at, not meal.unknown)
+            except Exception:  # the meal is logged; coaching is a bonus that must not lose the reply
+                log.exception("coaching after %s failed", message.sid)
+                return []
+
+        return await self.analyser.analyse(message, user, coach)
+
+    def _give_up(self, message: MessageRecord, user: UserRecord) -> Outcome:
+        with self.store.unit_of_work():
+            now = utcnow()
+            self.ledger.refund_photos(user, message.photos_reserved, message.created_at)
+            detail = {"error": "handling failed on every attempt", "attempts": message.attempts}
+            self.store.add_event("gave_up", now, message.sid, user.id, detail=detail)
+            log.error("gave up on %s after %d attempts", message.sid, message.attempts)
+            return self._queued(message, FAILED, GAVE_UP, "failed")
 
     async def _deliver_when_done(self, message: MessageRecord, task: asyncio.Task[Outcome]) -> None:
-        outcome = await task
-        await self.delivery.send(message, outcome)
+        try:
+            outcome = await task
+        except Exception:  # logged; the message stays pending and the retry worker takes it up after its lease
+            log.exception("handling %s failed", message.sid)
+            return
+        if outcome.direct:
+            await self.delivery.send_direct(message.from_addr, message.to_addr, outcome.direct)
+        await self.delivery.deliver(outcome.outbox)
 
     async def retry_pending(self, limit: int = 4) -> int:
-        """Analyse the `pending` messages whose retry time has come; send their results. Returns how many."""
+        """Redo the `pending` messages whose retry time has come (or whose worker died); send their replies by REST.
+        Returns how many."""
         now = utcnow()
         due = await off_loop(self.store.claim_due_messages, now, now + timedelta(seconds=self.settings.lease_s), limit)
         for message in due:
             user = await off_loop(self.store.get_user, message.user_id)
-            outcome = await self._analyse(message, user)
-            if outcome.status != PENDING:  # a retry that fails again stays quiet: they were told already
-                await self.delivery.send(message, outcome)
+            if user is None:  # deleted meanwhile
+                continue
+            outcome = await self._process(message, user)
+            if outcome.direct:
+                await self.delivery.send_direct(message.from_addr, message.to_addr, outcome.direct)
+            await self.delivery.deliver(outcome.outbox)
         return len(due)

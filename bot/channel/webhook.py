@@ -1,4 +1,4 @@
-"""`POST /twilio/webhook`: check Twilio's signature against the public URL, then hand the message over."""
+"""`POST /twilio/webhook`: cap the body, check Twilio's signature against the public URL, then hand the message over."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
+from starlette.background import BackgroundTask
 from twilio.request_validator import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
@@ -19,6 +20,30 @@ from bot.settings import WEBHOOK_PATH, BotSettings
 
 log = logging.getLogger(__name__)
 router = APIRouter()
+
+
+class BodyTooLarge(ValueError):
+    """The request body is over `webhook_max_bytes` (Twilio's form posts are a few KB)."""
+
+    def __init__(self, size: int, cap: int, declared: bool):
+        how = "declares" if declared else "sent at least"
+        super().__init__(f"body {how} {size} bytes, over the {cap}-byte cap")
+
+
+async def capped_body(request: Request, cap: int) -> bytes:
+    """The body, refused at once when its Content-Length is over `cap`, and while streaming when it grows past
+    it: a chunked upload has no Content-Length, and must not make us hold more than `cap` bytes either."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > cap:
+        raise BodyTooLarge(int(declared), cap, declared=True)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise BodyTooLarge(size, cap, declared=False)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def signed_url(settings: BotSettings, path: str, query: str) -> str:
@@ -41,7 +66,13 @@ def signature_ok(settings: BotSettings, url: str, params: Mapping[str, str], hea
 async def twilio_webhook(request: Request) -> Response:
     settings: BotSettings = request.app.state.settings
     service: BotService = request.app.state.service
-    body = (await request.body()).decode("utf-8", errors="replace")
+    try:
+        raw = await capped_body(request, settings.webhook_max_bytes)
+    except BodyTooLarge as exc:
+        client = request.client.host if request.client else "?"
+        log.warning("refused webhook from %s: %s", client, exc)  # never the body: it is not verified
+        return Response(status_code=413)
+    body = raw.decode("utf-8", errors="replace")
     params = dict(parse_qsl(body, keep_blank_values=True))
     url = signed_url(settings, request.url.path, request.url.query)
     if not signature_ok(settings, url, params, request.headers):
@@ -61,4 +92,6 @@ async def twilio_webhook(request: Request) -> Response:
         log.warning("refused signed webhook: %s", exc)
         return Response(str(exc), status_code=400)
     answer = await service.handle(inbound)
-    return Response(answer, media_type="application/xml")
+    # the outbox rows this answer carries are marked delivered only once it has been sent
+    after = BackgroundTask(service.answered, answer.delivered) if answer.delivered else None
+    return Response(answer.twiml, media_type="application/xml", background=after)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +19,7 @@ from bot.coach import wording as text
 from bot.coach.advisor import Advisor, TableSource, targets_of
 from bot.coach.commands import Intent, classify, run_command
 from bot.coach.fix_last_meal import CorrectionError, apply_correction
+from bot.coach.forget import HOW_TO_CONFIRM, Forgetter, confirmation
 from bot.coach.typed_meals import TypedMeals
 from bot.gallery.ask_back import AskBack
 from bot.ledger import period_keys
@@ -34,7 +36,6 @@ log = logging.getLogger(__name__)
 OPTIONAL_FACTS = ("sex", "age", "height", "weight", "activity")
 _FACT_FIELD = {"sex": "sex", "age": "age_years", "height": "height_cm", "weight": "weight_kg", "activity": "activity"}
 _GREETING = re.compile(r"^(hi|hello|hey|hiya|yo|good (morning|afternoon|evening)|start over|hola)\b")
-_YES_DELETE = re.compile(r"^\s*(yes|yep|yeah|y|confirm)\b")
 
 
 @dataclass(frozen=True)
@@ -52,25 +53,27 @@ class Conversation:
         tables: TableSource,
         ask_back: AskBack | None = None,
         photos: PhotoStore | None = None,
+        delete_media: Callable[[str], int] | None = None,
     ):
+        """`delete_media(message_sid)`: deletes a message's media at Twilio (`Messenger.delete_media`)."""
         self.store = store
         self.advisor = advisor
         self.tables = tables
         self.meals = TypedMeals(store, tables)
         self.ask_back = ask_back
-        self.photos = photos
+        self.forgetter = Forgetter(photos, delete_media)
 
     def handle(self, user: UserRecord, message: MessageRecord, now: datetime) -> Turn:
         body = message.body.strip()
         profile = self.store.get_profile(user.id)
         if profile.asking == "confirm_delete":
-            self.store.update_profile(user.id, now, asking=None)
-            if (_YES_DELETE.match(body.lower()) and "delete" in body.lower()) or body.lower().strip(".! ") in (
-                "yes",
-                "y",
-            ):
-                self._forget_photos(self.store.delete_user(user.id))
+            answer = confirmation(body)
+            if answer == "delete":
+                self.forgetter.forget(self.store.delete_user(user.id))
                 return Turn((text.DELETED,), "delete_confirmed", deleted=True)
+            if answer == "ask_again":  # they mean to; a bare yes is too easy to send by mistake to erase it all
+                return Turn((HOW_TO_CONFIRM,), "delete_ask_again")
+            self.store.update_profile(user.id, now, asking=None)
             return Turn((text.KEPT,), "delete_cancelled")
         intent = classify(body)
         if intent is not None:
@@ -103,15 +106,6 @@ class Conversation:
             question = self.next_question(user, self.store.get_profile(user.id), day, now)
             return Turn(tuple(filter(None, [text.WELCOME + (f"\n{question}" if question else "")])), "greeting")
         return Turn((text.NOT_A_COMMAND,), "unknown")
-
-    def _forget_photos(self, orphans: list[str]) -> None:
-        """Delete the bytes of the photos nobody else sent; the rows naming them are gone already."""
-        for sha256 in orphans:
-            try:
-                if self.photos is not None:
-                    self.photos.delete(sha256)
-            except Exception:  # the person is deleted: a left-over file is for the operator to remove
-                log.exception("deleted user's photo %s could not be removed from the photo store", sha256)
 
     # commands
     def _command(self, user: UserRecord, profile: ProfileRecord, intent: Intent, now: datetime) -> Turn:

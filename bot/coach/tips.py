@@ -12,10 +12,11 @@ import logging
 import re
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import ClassVar, Protocol
+
+from cachetools import TTLCache
 
 from bot.ledger import Ledger
 from bot.settings import BotSettings
@@ -93,30 +94,28 @@ class LocalCoach:
 
 
 class TtlCache:
-    """A small thread-safe LRU whose entries expire after `ttl_s`."""
+    """A small thread-safe LRU whose entries expire after `ttl_s`: cachetools' TTLCache, which is not
+    thread-safe itself, behind a lock. A size or TTL of 0 turns it off."""
 
     def __init__(self, ttl_s: float, size: int, clock=time.monotonic):
         self.ttl_s, self.size, self.clock = ttl_s, size, clock
-        self._items: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        # off: TTLCache(maxsize=0) raises on every insert, and with ttl 0 nothing would ever be found
+        self._items: TTLCache[str, str] | None = (
+            TTLCache(maxsize=size, ttl=ttl_s, timer=clock) if size > 0 and ttl_s > 0 else None
+        )
         self._lock = threading.Lock()
 
     def get(self, key: str) -> str | None:
+        if self._items is None:
+            return None
         with self._lock:
-            hit = self._items.get(key)
-            if hit is None or hit[0] <= self.clock():
-                self._items.pop(key, None)
-                return None
-            self._items.move_to_end(key)
-            return hit[1]
+            return self._items.get(key)
 
     def put(self, key: str, value: str) -> None:
-        if self.size <= 0 or self.ttl_s <= 0:
+        if self._items is None:
             return
         with self._lock:
-            self._items[key] = (self.clock() + self.ttl_s, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self._items[key] = value
 
 
 class BedrockCoach:

@@ -20,6 +20,7 @@ from typing import Annotated
 import httpx
 import typer
 
+from bot.devtools.simulate import LOOPBACK_MEDIA
 from bot.devtools.standins import free_port
 
 DEMO_TOKEN = "demo-auth-token"
@@ -82,6 +83,8 @@ def main(
             "BOT_DATABASE_URL": f"sqlite:///{tmp}/bot.sqlite3",
             "BOT_COACH": "local",
             "BOT_TIERS": _demo_tiers(len(photos) + 1),
+            # simulate serves each photo from 127.0.0.1; a real bot downloads from Twilio's hosts only
+            **LOOPBACK_MEDIA,
         }
         log = Path(tmp) / "bot.log"
         with log.open("w") as out:

@@ -3,7 +3,11 @@
     python -m bot.devtools.simulate photo.jpg --from +15550001 --url http://localhost:8000
     python -m bot.devtools.simulate today --from +15550001
 
-A photo is served to the bot from a tiny HTTP server on 127.0.0.1 that lives as long as this command.
+A photo is served to the bot from a tiny HTTP server on 127.0.0.1 that lives as long as this command; the bot
+downloads only from Twilio's hosts unless it runs with the environment of `LOOPBACK_MEDIA`:
+
+    BOT_MEDIA_HOSTS='["127.0.0.1"]' BOT_MEDIA_ALLOW_PRIVATE=true python -m bot
+
 The signature uses BOT_TWILIO_AUTH_TOKEN and BOT_PUBLIC_URL, the same settings the bot reads.
 """
 
@@ -23,7 +27,11 @@ import httpx
 import typer
 from twilio.request_validator import RequestValidator
 
+from bot.photos.media import NOT_TWILIO
 from bot.settings import WEBHOOK_PATH, BotSettings
+
+# What a bot needs in its environment to download the photos this command serves (Twilio's hosts only by default).
+LOOPBACK_MEDIA = {"BOT_MEDIA_HOSTS": '["127.0.0.1"]', "BOT_MEDIA_ALLOW_PRIVATE": "true"}
 
 
 def twilio_form(
@@ -142,6 +150,10 @@ def main(
             typer.echo(f"bot answered {response.status_code}: {response.text[:300]}", err=True)
             raise typer.Exit(1)
         texts = reply_texts(response.text)
+        if media and any(NOT_TWILIO in text for text in texts):
+            # the bot refused the photo for where it is served from: say how to run it to take it
+            hint = " ".join(f"{k}={v!r}" for k, v in LOOPBACK_MEDIA.items())
+            typer.echo(f"(the bot downloads photos served from 127.0.0.1 only when it runs with {hint})", err=True)
         typer.echo("\n---\n".join(texts) if texts else "(no reply)")
         if media and linger:
             threading.Event().wait(linger)

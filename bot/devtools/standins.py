@@ -3,8 +3,8 @@
 * `ModelServerStandIn`: answers `POST /analyze` with AnalyzeResponse-shaped JSON (the contract of
   `serving/schemas.py`), fixed items, an optional delay or failure. It looks at no pixels. Items may carry
   an `embedding` (`standin_embedding`), sent only when asked with `?embed=true`, as the server will.
-* `TwilioStandIn`: the Messages API (`POST /2010-04-01/Accounts/{sid}/Messages.json`, basic auth, what
-  `twilio.rest.Client` sends and parses) and a media host (`GET /media/{name}`, basic auth).
+* `TwilioStandIn` (in `bot.devtools.twilio_standin`, importable from here): the Messages API (send, list) and
+  a message's Media API (list, delete), basic auth, what `twilio.rest.Client` sends and parses; a media host.
 * `ServerThread`: runs an ASGI app with uvicorn in a thread on 127.0.0.1, stoppable and restartable;
   `free_port()` finds a port for a server in another process.
 """
@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import secrets
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from math import sqrt
-from urllib.parse import parse_qsl
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
+
+from bot.devtools.twilio_standin import TwilioStandIn as TwilioStandIn  # re-exported: tests import it from here
 
 IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"RIFF", b"GIF8")
 
@@ -158,84 +158,6 @@ class ModelServerStandIn:
         @app.get("/readyz")
         async def ready() -> dict:
             return {"ready": True}
-
-        return app
-
-
-@dataclass
-class TwilioStandIn:
-    account_sid: str
-    auth_token: str
-    messages: list[dict] = field(default_factory=list)
-    media: dict[str, tuple[bytes, str, bool]] = field(default_factory=dict)
-    media_requests: int = 0
-    fail_sends: int = 0  # answer this many sends with a 500 first
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def _authorised(self, request: Request) -> bool:
-        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
-        return secrets.compare_digest(request.headers.get("authorization", ""), f"Basic {expected}")
-
-    def add_media(self, data: bytes, content_type: str, chunked: bool = False) -> str:
-        """Host `data`; `chunked` sends it without a Content-Length, as some CDNs do."""
-        name = secrets.token_hex(8)
-        self.media[name] = (data, content_type, chunked)
-        return name
-
-    def wait_for_messages(self, count: int, timeout_s: float = 10.0) -> list[dict]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with self._lock:
-                if len(self.messages) >= count:
-                    return list(self.messages)
-            time.sleep(0.02)
-        raise TimeoutError(f"{len(self.messages)} of {count} messages reached the Messages API stand-in")
-
-    def app(self) -> FastAPI:
-        app = FastAPI(title="STAND-IN of Twilio's Messages API and media host")
-
-        @app.post("/2010-04-01/Accounts/{account_sid}/Messages.json")
-        async def create_message(account_sid: str, request: Request) -> Response:
-            if not self._authorised(request) or account_sid != self.account_sid:
-                return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401}, status_code=401)
-            form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
-            with self._lock:
-                if self.fail_sends > 0:
-                    self.fail_sends -= 1
-                    return JSONResponse({"code": 20500, "message": "stand-in failure", "status": 500}, status_code=500)
-                sid = "SM" + secrets.token_hex(16)
-                self.messages.append(
-                    {"sid": sid, "to": form.get("To"), "from": form.get("From"), "body": form.get("Body")}
-                )
-            return JSONResponse(
-                {
-                    "sid": sid,
-                    "account_sid": account_sid,
-                    "to": form.get("To"),
-                    "from": form.get("From"),
-                    "body": form.get("Body"),
-                    "status": "queued",
-                    "num_segments": "1",
-                    "direction": "outbound-api",
-                    "api_version": "2010-04-01",
-                    "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json",
-                },
-                status_code=201,
-            )
-
-        @app.get("/media/{name}")
-        async def media(name: str, request: Request) -> Response:
-            with self._lock:
-                self.media_requests += 1
-            if not self._authorised(request):
-                return Response(status_code=401)
-            if name not in self.media:
-                return Response(status_code=404)
-            data, content_type, chunked = self.media[name]
-            if chunked:
-                chunks = (data[i : i + 8192] for i in range(0, len(data), 8192))
-                return StreamingResponse(iter(chunks), media_type=content_type)
-            return Response(data, media_type=content_type)
 
         return app
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.chat_text import is_whatsapp
@@ -31,11 +31,14 @@ from bot.storage.records import (
     ItemRecord,
     MediaRef,
     MessageRecord,
+    OutboundRecord,
     UserRecord,
     utcnow,
 )
+from bot.storage.replies import queue_reply
 
 log = logging.getLogger(__name__)
+Coach = Callable[["PhotoMeal"], Sequence[str]]  # the coach's lines under a logged meal (blocking)
 
 _REFUSALS = (PhotoRejected, MediaRejected)  # final answers about one photo: tell the person, don't retry
 _ITEM_FIELDS = tuple(f for f in ITEM_FIELDS if f != "photo_index")
@@ -70,12 +73,15 @@ class PhotoMeal:
 @dataclass(frozen=True)
 class Outcome:
     """What became of a message: its status, and the reply to send (kind names it in the outbox).
-    `meal`: the meal it logged, when it has items."""
+    `meal`: the meal it logged, when it has items; `outbox`: the rows its reply was queued as, in the transaction
+    that decided it (none when this kind of reply was queued before: a retry that fails again stays quiet)."""
 
     status: str
     reply: str | None
     kind: str
     meal: PhotoMeal | None = None
+    outbox: tuple[OutboundRecord, ...] = ()
+    direct: tuple[str, ...] = ()  # a reply with no outbox row: the goodbye to a person just deleted
 
 
 def _remembered_note(name: str, own: bool) -> str:
@@ -149,8 +155,12 @@ class MealAnalyser:
         photo = await self.media.fetch(ref.url, ref.content_type)
         return photo, await self.analysis.analyze(photo.data, photo.content_type)
 
-    async def analyse(self, message: MessageRecord, user: UserRecord) -> Outcome:
-        """Analyse, persist, and say what to reply. Never raises for a failure of the photo or the server."""
+    async def analyse(self, message: MessageRecord, user: UserRecord, coach: Coach | None = None) -> Outcome:
+        """Analyse, persist, and say what to reply. Never raises for a failure of the photo or the server.
+
+        The downloads and the model server come first; then the meal, the message's new state, its events and
+        its reply in the outbox are written in ONE transaction (`coach` adds its lines inside it), so a crash
+        leaves either all of them or none (and the message `pending`, for the retry worker)."""
         photos, notes = self.split_media(message.media)
         results = await asyncio.gather(*(self._one_photo(ref) for _, ref in photos), return_exceptions=True)
         transient = [r for r in results if isinstance(r, BaseException) and not isinstance(r, _REFUSALS)]
@@ -158,26 +168,38 @@ class MealAnalyser:
             if not isinstance(error, (AnalysisUnavailable, MediaUnavailable)):
                 log.error("unexpected failure analysing %s", message.sid, exc_info=error)
         if transient:
-            return await self._retry_later(message, user, "; ".join(f"{type(e).__name__}: {e}" for e in transient))
+            error = "; ".join(f"{type(e).__name__}: {e}" for e in transient)
+            return await off_loop(self._retry_later, message, user, error)
+        answered = [(i, r) for (i, _), r in zip(photos, results, strict=True) if not isinstance(r, BaseException)]
+        await self._keep_photos(user, [photo for _, (photo, _) in answered])
+        return await off_loop(self._persist, message, user, photos, results, notes, coach)
 
+    def _persist(
+        self, message: MessageRecord, user: UserRecord, photos, results, notes, coach: Coach | None
+    ) -> Outcome:
+        with self.store.unit_of_work():
+            outcome = self._save(message, user, photos, results, notes)
+            if outcome.meal is not None and coach is not None:
+                outcome = replace(outcome, reply=outcome.meal.reply(coach(outcome.meal)))
+            rows = queue_reply(self.store, message, outcome.kind, outcome.reply, utcnow(), self.settings.lease_s)
+            return replace(outcome, outbox=rows)
+
+    def _save(self, message: MessageRecord, user: UserRecord, photos: list, results: list, notes: list) -> Outcome:
         answered = [(i, r) for (i, _), r in zip(photos, results, strict=True) if not isinstance(r, BaseException)]
         refused = [(i, r) for (i, _), r in zip(photos, results, strict=True) if isinstance(r, _REFUSALS)]
         now = utcnow()
         if refused:
-            await off_loop(self.ledger.refund_photos, user, len(refused), message.created_at)
+            self.ledger.refund_photos(user, len(refused), message.created_at)
         for i, error in refused:
-            await off_loop(
-                self.store.add_event, "rejected", now, message.sid, user.id, detail={"photo": i, "reason": str(error)}
-            )
+            self.store.add_event("rejected", now, message.sid, user.id, detail={"photo": i, "reason": str(error)})
         if not answered:
             reason = refused[0][1].reason if len(refused) == 1 else "I couldn't read any of those photos"
-            await off_loop(self.store.finish_message, message.sid, REJECTED, None, now)
+            self.store.finish_message(message.sid, REJECTED, None, now)
             return Outcome(REJECTED, f"Sorry, {reason}.", "result")
 
         for _, (_, analysis) in answered:  # what the server paid a cloud namer for this person's photos
             for usage in analysis.usage:
-                await off_loop(self.ledger.record_namer_usage, user, usage, message.created_at)
-        await self._keep_photos(user, [photo for _, (photo, _) in answered])
+                self.ledger.record_namer_usage(user, usage, message.created_at)
         whatsapp = is_whatsapp(message.from_addr)
         notes = [f"Photo {i + 1} skipped: {error.reason}." for i, error in refused] + notes
         # The gallery (foods people taught) is asked about every item, named or not: a food someone taught us is
@@ -187,7 +209,7 @@ class MealAnalyser:
         for i, (photo, analysis) in answered:
             for item in analysis.items:
                 sent = item.model_dump()
-                named = await off_loop(self.ask_back.gallery_item, user.id, sent, i)
+                named = self.ask_back.gallery_item(user.id, sent, i)
                 if item.named and (named is None or named[0].name == item.name):
                     items.append(ItemRecord(photo_index=i, **{k: getattr(item, k) for k in _ITEM_FIELDS}))
                 elif named is not None:
@@ -196,7 +218,7 @@ class MealAnalyser:
                 else:
                     ref = photo.reference()
                     image = analysis.image.model_dump() if analysis.image else None
-                    question = await off_loop(self.ask_back.question, sent, i, ref, image, len(message.media))
+                    question = self.ask_back.question(sent, i, ref, image, len(message.media))
                     questions.append(question)
         notes = [_remembered_note(name, own) for name, own in remembered] + notes
         day = period_keys(message.created_at, user.timezone)["day"]
@@ -204,17 +226,14 @@ class MealAnalyser:
         photo_refs = [photo.reference() for _, (photo, _) in answered]
         meal_id = None
         if items:
-            meal, totals = await off_loop(
-                self.store.save_meal, message.id, user.id, day, message.created_at, items, models, photo_refs
-            )
+            meal, totals = self.store.save_meal(message.id, user.id, day, message.created_at, items, models, photo_refs)
             meal_id = meal.id
         else:
-            totals = await off_loop(self.store.day_totals, user.id, day)
+            totals = self.store.day_totals(user.id, day)
         unknown = tuple(_unknown(q) for q in questions)
         if questions:  # the newest photo's questions replace older ones
             meal_start = {"models": models, "photos": photo_refs}
-            await off_loop(
-                self.store.set_photo_questions,
+            self.store.set_photo_questions(
                 user.id,
                 message.id,
                 message.sid,
@@ -237,20 +256,25 @@ class MealAnalyser:
                 for item in analysis.items
                 if not item.named
             ]
-        await off_loop(self.store.add_event, "analysed", now, message.sid, user.id, meal_id, detail)
-        await off_loop(self.store.finish_message, message.sid, DONE, None, now)
+        self.store.add_event("analysed", now, message.sid, user.id, meal_id, detail)
+        self.store.finish_message(message.sid, DONE, None, now)
         hint = next((a.hint for _, (_, a) in answered if a.hint), None)
         logged = PhotoMeal(tuple(items), totals, whatsapp, len(message.media), tuple(notes), hint, now, unknown)
         return Outcome(DONE, logged.reply(), "result", logged if items else None)
 
-    async def _retry_later(self, message: MessageRecord, user: UserRecord, error: str) -> Outcome:
+    def _retry_later(self, message: MessageRecord, user: UserRecord, error: str) -> Outcome:
+        with self.store.unit_of_work():
+            outcome = self._schedule_or_give_up(message, user, error)
+            rows = queue_reply(self.store, message, outcome.kind, outcome.reply, utcnow(), self.settings.lease_s)
+            return replace(outcome, outbox=rows)
+
+    def _schedule_or_give_up(self, message: MessageRecord, user: UserRecord, error: str) -> Outcome:
         now = utcnow()
         settings = self.settings
         if message.attempts >= settings.retry_max_attempts:
-            await off_loop(self.ledger.refund_photos, user, message.photos_reserved, message.created_at)
-            await off_loop(self.store.finish_message, message.sid, FAILED, None, now)
-            await off_loop(
-                self.store.add_event,
+            self.ledger.refund_photos(user, message.photos_reserved, message.created_at)
+            self.store.finish_message(message.sid, FAILED, None, now)
+            self.store.add_event(
                 "gave_up",
                 now,
                 message.sid,
@@ -261,9 +285,9 @@ class MealAnalyser:
             return Outcome(FAILED, GAVE_UP, "failed")
         delay = retry_delay(message.attempts, settings.retry_base_s, settings.retry_max_s)
         retry_at = now + timedelta(seconds=delay)
-        await off_loop(self.store.schedule_retry, message.sid, error, retry_at, now)
+        self.store.schedule_retry(message.sid, error, retry_at, now)
         detail = {"error": error, "attempt": message.attempts, "retry_in_s": delay}
-        await off_loop(self.store.add_event, "analysis_failed", now, message.sid, user.id, detail=detail)
+        self.store.add_event("analysis_failed", now, message.sid, user.id, detail=detail)
         log.warning(
             "analysis of %s failed (attempt %d), retry in %.0f s: %s", message.sid, message.attempts, delay, error
         )

@@ -2,12 +2,14 @@
 implements them one by one; `BotStore` is all of them.
 
 Every method is blocking (call it with `off_loop` from async code) and one atomic operation: the adapter
-decides how (a database transaction, a conditional write). Callers never group calls into a transaction.
+decides how (a database transaction, a conditional write). Where several must stand or fall together (a meal,
+its message's new state and its reply in the outbox) the caller opens `unit_of_work()` around them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from functools import partial
 from typing import Protocol, TypeVar
@@ -19,6 +21,7 @@ from bot.storage.records import (
     Bucket,
     Clarification,
     DayTotals,
+    DeletedUser,
     EventRecord,
     ItemRecord,
     LabelledCrop,
@@ -44,6 +47,9 @@ class SchemaStore(Protocol):
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""
+
+    def unit_of_work(self) -> AbstractContextManager[None]:
+        """One transaction for every store call inside the block, in this thread: all of them or none."""
 
 
 class PeopleStore(Protocol):
@@ -142,6 +148,9 @@ class MessageStore(Protocol):
     def claim_due_messages(self, now: datetime, lease_until: datetime, limit: int) -> list[MessageRecord]:
         """Lease `pending` messages whose retry time has come and whose lease (if any) has expired."""
 
+    def take_over(self, sid: str, now: datetime, lease_until: datetime) -> MessageRecord | None:
+        """Lease a `pending` message whose lease expired (its worker died); None if it is not such a message."""
+
     def count_messages(self, status: str) -> int: ...
 
 
@@ -196,14 +205,34 @@ class UsageStore(Protocol):
 
 
 class OutboxStore(Protocol):
-    """Replies sent with the REST API: one per (message, kind)."""
+    """The outbox: every reply, one row per (message, kind), delivered once (TwiML or REST)."""
 
     def enqueue_outbound(
-        self, sid: str, kind: str, to_addr: str, from_addr: str, body: str, now: datetime, lease_until: datetime
+        self,
+        sid: str,
+        kind: str,
+        to_addr: str,
+        from_addr: str,
+        body: str,
+        now: datetime,
+        lease_until: datetime,
+        user_id: int | None = None,
     ) -> OutboundRecord | None:
         """Queue a reply, leased to the caller; None when this (sid, kind) was queued before."""
 
-    def claim_due_outbound(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboundRecord]: ...
+    def claim_outbound(self, outbound_id: int, now: datetime, lease_until: datetime) -> OutboundRecord | None:
+        """Take a `queued` row for a REST send now; None when it was answered or taken another way."""
+
+    def claim_due_outbound(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboundRecord]:
+        """Lease rows due for a REST send; a row whose last send's fate is unknown has `unknown_since` set."""
+
+    def mark_twiml(self, outbound_ids: list[int]) -> int:
+        """Rows still `queued` that a webhook response carried are delivered."""
+
+    def replay_twiml(self, sid: str) -> list[str]:
+        """Bodies to answer a Twilio retry of `sid` with (rows not sent by REST)."""
+
+    def dead_letters(self, limit: int = 100) -> list[dict]: ...
     def mark_outbound(
         self,
         outbound_id: int,
@@ -212,6 +241,7 @@ class OutboxStore(Protocol):
         twilio_sid: str | None = None,
         error: str | None = None,
         next_attempt_at: datetime | None = None,
+        lease_until: datetime | None = None,
     ) -> None: ...
     def outbound(self, sid: str | None = None) -> list[dict]: ...
 
@@ -235,9 +265,10 @@ class PrivacyStore(Protocol):
     def export_user(self, user_id: int) -> dict:
         """Everything stored about the user, as JSON-ready data."""
 
-    def delete_user(self, user_id: int) -> list[str]:
-        """Hard delete of the user and everything stored about them; returns the sha256 of their stored photos
-        that nobody else sent, whose bytes the caller deletes from the photo store."""
+    def delete_user(self, user_id: int) -> DeletedUser:
+        """Hard delete of the user and everything stored about them; returns what the caller deletes elsewhere:
+        the sha256 of their stored photos that nobody else sent (photo store), and the SIDs of their inbound
+        messages that had media (Twilio keeps those files until they are deleted)."""
 
 
 class BotStore(

@@ -97,6 +97,10 @@ class OutboundRecord:
     from_addr: str
     body: str
     attempts: int
+    user_id: int | None = None
+    status: str = "queued"
+    # set when this claim found the row `sending` under an expired lease: did that send reach Twilio?
+    unknown_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,14 @@ class AnsweredQuestion:
     meal: MealRecord | None
     totals: DayTotals | None
     next: PhotoQuestion | None
+
+
+@dataclass(frozen=True)
+class DeletedUser:
+    """What a hard delete of a person leaves for the caller to remove outside the database."""
+
+    orphan_photos: list[str]  # sha256 of their stored photos nobody else sent: bytes in the photo store
+    media_messages: list[str]  # Twilio SIDs of their inbound messages that had media: files kept at Twilio
 
 
 # Message statuses. `pending` is the only one the retry worker picks up (its lease makes that safe).

@@ -136,6 +136,10 @@ def bot_settings(database: Path, model_url: str, twilio_url: str, **overrides) -
         reply_budget_s=5.0,
         analyze_timeout_s=5.0,
         media_timeout_s=5.0,
+        # The Twilio stand-in serves media (behind basic auth) on 127.0.0.1, over plain http.
+        media_hosts=("127.0.0.1",),
+        media_credential_hosts=("127.0.0.1",),
+        media_allow_private=True,
         retry_base_s=0.2,
         retry_max_s=1.0,
         retry_poll_s=0.05,

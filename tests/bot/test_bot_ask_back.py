@@ -209,14 +209,14 @@ def test_delete_my_data_removes_the_photos_nobody_else_sent_and_the_labelled_cro
     assert len(exported["stored_photos"]) == 2
 
     bot.send("delete my data")
-    bot.send("yes")
+    bot.send("yes delete")
     assert not photos.exists(_sha(own))
     assert photos.exists(_sha(shared))  # Bob sent it too
     assert [c.user_id for c in bot.store.labelled_crops()] == [bot.user_id(BOB)]
     assert bot.store.stored_photos(alice) == [] and bot.store.photo_question(alice) is None
 
     bot.send("delete my data", sender=BOB)
-    bot.send("yes", sender=BOB)
+    bot.send("yes delete", sender=BOB)
     assert not photos.exists(_sha(shared))
     assert bot.store.labelled_crops() == [] and bot.store.stored_photos() == []
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.chat_text import GSM7_BASIC, GSM7_EXTENSION
-from bot.devtools.simulate import cli
+from bot.devtools.simulate import LOOPBACK_MEDIA, cli
 from bot.devtools.standins import free_port
 
 
@@ -42,6 +42,7 @@ def test_python_m_bot_serves_and_simulate_talks_to_it(model_server, tmp_path, tw
         "BOT_PORT": str(port),
         "BOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
         "BOT_SERVING_URL": model_server.url,
+        **LOOPBACK_MEDIA,  # simulate serves the photo from 127.0.0.1
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "bot"],

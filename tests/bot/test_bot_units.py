@@ -180,8 +180,8 @@ def test_the_channel_puts_the_coachs_lines_under_a_photo_meal_and_a_failing_coac
     meal = PhotoMeal((item(),), DayTotals("d", 1, 94.3), True, 1, (), None, datetime(2026, 11, 24, 12))
 
     class Analyser:
-        async def analyse(self, message, user):
-            return Outcome(DONE, meal.reply(), "result", meal)
+        async def analyse(self, message, user, coach):  # inside its unit of work, the coach adds its lines
+            return Outcome(DONE, meal.reply(coach(meal)), "result", meal)
 
     class Coach:
         def __init__(self, fails: bool):

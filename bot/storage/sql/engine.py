@@ -7,7 +7,10 @@ and processes. On PostgreSQL the guarded UPDATEs and unique constraints give the
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +19,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.storage.sql import tables as t
+# The session of the unit of work open in this context (thread or task), and the store that opened it.
+_UNIT: ContextVar[tuple[object, Session] | None] = ContextVar("bot_sql_unit_of_work", default=None)
 
 
 def make_engine(url: str) -> Engine:
@@ -31,14 +35,29 @@ def make_engine(url: str) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # the driver must not open transactions; _on_begin does
-        for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON", "synchronous=NORMAL"):
+        for pragma in ("busy_timeout=30000", "foreign_keys=ON", "synchronous=NORMAL"):
             dbapi_connection.execute(f"PRAGMA {pragma}")
+        _wal(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _wal(dbapi_connection, tries: int = 50) -> None:
+    """Switch a new file to WAL. Changing the journal mode skips the busy handler: while another connection is
+    writing (a first start's migration) it fails at once, so wait for the writer; WAL then sticks to the file."""
+    for _ in range(tries):
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            time.sleep(0.1)
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
 
 def ensure_row(session: Session, model: type, **key) -> None:
@@ -69,11 +88,37 @@ class SqlBase:
 
     @contextmanager
     def _tx(self):
+        unit = _UNIT.get()
+        if unit is not None and unit[0] is self:
+            yield unit[1]  # inside `unit_of_work`: it commits, or rolls everything back
+            return
         with self._sessions.begin() as session:
             yield session
 
+    @contextmanager
+    def unit_of_work(self):
+        """One transaction for every call on this store inside the block (same thread): all of them, or none.
+
+        Blocking, like every store call: open it inside the function handed to `off_loop`. Nested blocks join
+        the outer one. A store method's own IntegrityError handling can't recover inside a unit (the session is
+        spoilt); on SQLite the unit holds the write lock from its first write, so those races cannot happen.
+        """
+        unit = _UNIT.get()
+        if unit is not None and unit[0] is self:
+            yield
+            return
+        with self._sessions.begin() as session:
+            token = _UNIT.set((self, session))
+            try:
+                yield
+            finally:
+                _UNIT.reset(token)
+
     def create_schema(self) -> None:
-        t.Base.metadata.create_all(self.engine)
+        """Migrate the database to the newest revision: an empty one, one made before migrations, any older one."""
+        from bot.storage.sql.migrate import upgrade  # it imports this module
+
+        upgrade(self.engine)
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

@@ -103,6 +103,16 @@ class SqlMessages(SqlBase):
             s.flush()
             return [_message(row) for row in rows]
 
+    def take_over(self, sid: str, now: datetime, lease_until: datetime) -> MessageRecord | None:
+        """Lease a `pending` message whose lease expired (its worker died) to the caller; None if it is not."""
+        with self._tx() as s:
+            row = s.scalar(select(t.Message).where(t.Message.message_sid == sid))
+            if row is None or row.status != PENDING or (row.lease_until is not None and row.lease_until >= now):
+                return None
+            row.lease_until, row.attempts, row.updated_at = lease_until, row.attempts + 1, now
+            s.flush()
+            return _message(row)
+
     def count_messages(self, status: str) -> int:
         with self._tx() as s:
             return s.scalar(select(func.count()).select_from(t.Message).where(t.Message.status == status))

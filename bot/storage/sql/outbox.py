@@ -1,23 +1,38 @@
-"""Replies sent with the REST API: `OutboxStore` on SQL, one row per (message, kind)."""
+"""The outbox on SQL (`OutboxStore`): every reply as a row, one per (message, kind), moved between states only
+by guarded UPDATEs, so two processes can never both deliver one row."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.storage.records import OutboundRecord
 from bot.storage.sql import tables as t
 from bot.storage.sql.engine import SqlBase
 
+QUEUED, TWIML, SENDING, SENT, GAVE_UP = "queued", "twiml", "sending", "sent", "failed"
+DELIVERED = (TWIML, SENT)
 
-def _outbound(row: t.Outbound) -> OutboundRecord:
-    return OutboundRecord(row.id, row.message_sid, row.kind, row.to_addr, row.from_addr, row.body, row.attempts)
+
+def _outbound(row: t.Outbound, unknown_since: datetime | None = None) -> OutboundRecord:
+    return OutboundRecord(
+        row.id,
+        row.message_sid,
+        row.kind,
+        row.to_addr,
+        row.from_addr,
+        row.body,
+        row.attempts,
+        row.user_id,
+        row.status,
+        unknown_since,
+    )
 
 
 class SqlOutbox(SqlBase):
-    def enqueue_outbound(self, sid, kind, to_addr, from_addr, body, now, lease_until):
+    def enqueue_outbound(self, sid, kind, to_addr, from_addr, body, now, lease_until, user_id=None):
         try:
             with self._tx() as s:
                 exists = select(t.Outbound.id).where(t.Outbound.message_sid == sid, t.Outbound.kind == kind)
@@ -25,12 +40,13 @@ class SqlOutbox(SqlBase):
                     return None
                 row = t.Outbound(
                     message_sid=sid,
+                    user_id=user_id,
                     kind=kind,
                     to_addr=to_addr,
                     from_addr=from_addr,
                     body=body,
-                    status="queued",
-                    attempts=1,
+                    status=QUEUED,
+                    attempts=0,
                     next_attempt_at=now,
                     lease_until=lease_until,
                     created_at=now,
@@ -41,29 +57,70 @@ class SqlOutbox(SqlBase):
         except IntegrityError:
             return None
 
+    def claim_outbound(self, outbound_id: int, now: datetime, lease_until: datetime) -> OutboundRecord | None:
+        """Take a `queued` row for a REST send now (whoever leases it); None if it went another way."""
+        with self._tx() as s:
+            row = s.get(t.Outbound, outbound_id)
+            if row is None or row.status != QUEUED:
+                return None
+            row.status, row.attempts, row.attempt_started_at, row.lease_until = (
+                SENDING,
+                row.attempts + 1,
+                now,
+                lease_until,
+            )
+            return _outbound(row)
+
     def claim_due_outbound(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboundRecord]:
+        """Lease rows due for a REST send: `queued` ones whose time has come and whose lease expired, and `sending`
+        ones whose sender died (their lease expired): those come back with `unknown_since`."""
         with self._tx() as s:
             o = t.Outbound
+            expired = or_(o.lease_until.is_(None), o.lease_until < now)
             query = (
                 select(o)
-                .where(o.status == "queued", o.next_attempt_at <= now)
-                .where(or_(o.lease_until.is_(None), o.lease_until < now))
+                .where(or_(and_(o.status == QUEUED, o.next_attempt_at <= now), o.status == SENDING), expired)
                 .order_by(o.next_attempt_at)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
-            rows = s.scalars(query).all()
-            for row in rows:
-                row.lease_until, row.attempts = lease_until, row.attempts + 1
+            claimed = []
+            for row in s.scalars(query).all():
+                # a send whose fate is unknown keeps its (earliest) start: the lookup searches from there
+                unknown = (row.attempt_started_at or row.created_at) if row.status == SENDING else None
+                row.status, row.lease_until, row.attempts = SENDING, lease_until, row.attempts + 1
+                row.attempt_started_at = unknown or now
+                claimed.append(_outbound(row, unknown))
             s.flush()
-            return [_outbound(row) for row in rows]
+            return claimed
 
-    def mark_outbound(self, outbound_id, status, now, twilio_sid=None, error=None, next_attempt_at=None):
+    def mark_outbound(
+        self, outbound_id, status, now, twilio_sid=None, error=None, next_attempt_at=None, lease_until=None
+    ):
         with self._tx() as s:
-            values = {"status": status, "lease_until": None, "twilio_sid": twilio_sid, "last_error": error}
+            values = {"status": status, "lease_until": lease_until, "twilio_sid": twilio_sid, "last_error": error}
             if next_attempt_at is not None:
                 values["next_attempt_at"] = next_attempt_at
             s.execute(update(t.Outbound).where(t.Outbound.id == outbound_id).values(**values))
+
+    def mark_twiml(self, outbound_ids: list[int]) -> int:
+        """The webhook's response carried these rows: those still `queued` are delivered. Returns how many."""
+        if not outbound_ids:
+            return 0
+        with self._tx() as s:
+            o = t.Outbound
+            query = update(o).where(o.id.in_(outbound_ids), o.status == QUEUED).values(status=TWIML, lease_until=None)
+            return s.execute(query).rowcount
+
+    def replay_twiml(self, sid: str) -> list[str]:
+        """Twilio asked again for `sid` (it never got our answer): the bodies to answer with, in order — the rows
+        answered in a response before and those still queued (now answered this way); none sent by REST."""
+        with self._tx() as s:
+            o = t.Outbound
+            rows = s.scalars(select(o).where(o.message_sid == sid, o.status.in_((QUEUED, TWIML))).order_by(o.id)).all()
+            for row in rows:
+                row.status, row.lease_until = TWIML, None
+            return [row.body for row in rows]
 
     def outbound(self, sid: str | None = None) -> list[dict]:
         with self._tx() as s:
@@ -72,3 +129,11 @@ class SqlOutbox(SqlBase):
                 query = query.where(t.Outbound.message_sid == sid)
             columns = ("message_sid", "kind", "to_addr", "from_addr", "body", "status", "attempts", "twilio_sid")
             return [{c: getattr(row, c) for c in columns} for row in s.scalars(query)]
+
+    def dead_letters(self, limit: int = 100) -> list[dict]:
+        """Replies given up on, newest first, with why (the admin CLI's `dead-letters`)."""
+        with self._tx() as s:
+            o = t.Outbound
+            rows = s.scalars(select(o).where(o.status == GAVE_UP).order_by(o.id.desc()).limit(limit))
+            columns = ("id", "message_sid", "user_id", "kind", "attempts", "last_error", "created_at")
+            return [{c: getattr(row, c) for c in columns} for row in rows]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
+from bot.storage.records import DeletedUser
 from bot.storage.sql import tables as t
 from bot.storage.sql.engine import SqlBase, iso
 
@@ -42,12 +43,15 @@ class SqlPrivacy(SqlBase):
                 "photo_questions": rows(s, t.PhotoQuestion, t.PhotoQuestion.user_id == user_id),
                 "labelled_crops": rows(s, t.LabelledCrop, t.LabelledCrop.user_id == user_id),
                 "stored_photos": rows(s, t.StoredPhoto, t.StoredPhoto.user_id == user_id),
-                "events": rows(s, t.Event, t.Event.user_id == user_id),
+                # events about their messages (delivery's) carry the message SID and no user id
+                "events": rows(s, t.Event, or_(t.Event.user_id == user_id, t.Event.message_sid.in_(sids))),
             }
 
-    def delete_user(self, user_id: int) -> list[str]:
+    def delete_user(self, user_id: int) -> DeletedUser:
         with self._tx() as s:
             sent = list(s.scalars(select(t.StoredPhoto.sha256).where(t.StoredPhoto.user_id == user_id)))
+            with_media = select(t.Message.message_sid, t.Message.media).where(t.Message.user_id == user_id)
+            media_messages = [sid for sid, media in s.execute(with_media) if media]
             sids = select(t.Message.message_sid).where(t.Message.user_id == user_id)
             meal_ids = select(t.Meal.id).where(t.Meal.user_id == user_id)
             s.execute(delete(t.Outbound).where(t.Outbound.message_sid.in_(sids)))
@@ -69,4 +73,4 @@ class SqlPrivacy(SqlBase):
             ):
                 s.execute(statement)
             kept = set(s.scalars(select(t.StoredPhoto.sha256).where(t.StoredPhoto.sha256.in_(sent)))) if sent else set()
-            return [sha256 for sha256 in sent if sha256 not in kept]
+            return DeletedUser([sha256 for sha256 in sent if sha256 not in kept], media_messages)

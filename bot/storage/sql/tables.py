@@ -134,20 +134,26 @@ class Usage(Base):
 
 
 class Outbound(Base):
-    """A reply sent with the REST API (the slow path). One per (message, kind): never sent twice."""
+    """The outbox: every reply, written in the transaction that decided it; one per (message, kind).
+
+    queued → twiml (answered in the webhook's response) or → sending → sent (REST, with Twilio's SID);
+    a `sending` row whose lease expired is in an unknown state: Twilio is asked before it is sent again.
+    failed: given up (the dead letters)."""
 
     __tablename__ = "outbound"
     __table_args__ = (UniqueConstraint("message_sid", "kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_sid: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16), doc="result, unavailable, failed")
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(16), doc="result, unavailable, failed, reply, reply-2…")
     to_addr: Mapped[str] = mapped_column(String(64))
     from_addr: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), index=True, doc="queued, sent, failed")
+    status: Mapped[str] = mapped_column(String(16), index=True, doc="queued, twiml, sending, sent, failed")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    attempt_started_at: Mapped[datetime | None] = mapped_column(DateTime, doc="when the last REST send began")
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
     twilio_sid: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)

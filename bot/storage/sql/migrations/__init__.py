@@ -1,0 +1,1 @@
+"""Alembic migrations of the bot database: env.py, the revision template and versions/."""

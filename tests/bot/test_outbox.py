@@ -1,0 +1,172 @@
+"""The outbox: a reply is written in the transaction that decides it, delivered once (TwiML or REST), and a
+crash at any step leaves either everything or nothing — and never a second send of one row."""
+
+import asyncio
+import time
+from datetime import timedelta
+
+import pytest
+
+from bot.channel.delivery import Delivery
+from bot.channel.messenger import Messenger
+from bot.coach.conversation import Conversation
+from bot.devtools.simulate import reply_texts
+from bot.settings import BotSettings
+from bot.storage.records import DONE, PENDING, ItemRecord, MediaRef, utcnow
+from bot.storage.sql.store import SqlStore
+
+
+def wait_until(condition, timeout_s: float = 10.0):
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = SqlStore(f"sqlite:///{tmp_path / 'bot.db'}")
+    store.create_schema()
+    yield store
+    store.dispose()
+
+
+def apple() -> ItemRecord:
+    return ItemRecord(0, "apple", "Apple", 180, 150, 210, 94.0, 0.5, 0.3, 25.0, 0.9)
+
+
+def inbound(store, sid="SM1"):
+    user = store.get_or_create_user("+15550001", "free", "UTC")
+    now = utcnow()
+    media = [MediaRef("u", "image/jpeg")]
+    record, _ = store.record_inbound(sid, user.id, "whatsapp:+15550001", "whatsapp:+1415", "", media, PENDING, now, now)
+    return user, record
+
+
+class Crash(Exception):
+    pass
+
+
+def test_a_crash_inside_the_unit_of_work_leaves_neither_meal_nor_reply(store):
+    user, message = inbound(store)
+    now = utcnow()
+    with pytest.raises(Crash), store.unit_of_work():
+        store.save_meal(message.id, user.id, "2026-12-02", now, [apple()], {}, [])
+        store.finish_message(message.sid, DONE, None, now)
+        raise Crash("the process dies before the reply is queued")
+    assert store.meals(user.id) == [] and store.get_message(message.sid).status == PENDING
+
+    with store.unit_of_work():
+        store.save_meal(message.id, user.id, "2026-12-02", now, [apple()], {}, [])
+        store.finish_message(message.sid, DONE, None, now)
+        store.enqueue_outbound(message.sid, "result", "to", "from", "Apple", now, now, user.id)
+    assert len(store.meals(user.id)) == 1 and store.get_message(message.sid).status == DONE
+    assert [o["status"] for o in store.outbound(message.sid)] == ["queued"]
+
+
+def test_a_crash_between_meal_and_outbox_in_the_app_is_redone_once(make_bot, monkeypatch):
+    bot = make_bot(lease_s=0.5, retry_base_s=0.1)
+    real = SqlStore.enqueue_outbound
+    crashes = []
+
+    def crash_once(self, *args, **kwargs):
+        if not crashes:
+            crashes.append(args[0])
+            raise Crash("killed between the meal and its reply")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SqlStore, "enqueue_outbound", crash_once)
+    form = bot.form(photos=[bot.media_url(bot.jpeg())])
+    response = bot.post(form)
+    assert response.status_code == 200 and reply_texts(response.text) == []
+    sid = form["MessageSid"]
+    assert bot.store.get_message(sid).status == PENDING and bot.store.meals(bot.user_id()) == []
+
+    (sent,) = bot.twilio.standin.wait_for_messages(1)  # the retry worker, once the lease expired
+    assert sent["body"].startswith("Apple ~180 g")
+    assert len(bot.store.meals(bot.user_id())) == 1 and bot.store.get_message(sid).status == DONE
+    time.sleep(0.5)
+    assert len(bot.twilio.standin.messages) == 1
+    assert [(o["kind"], o["status"]) for o in bot.store.outbound(sid)] == [("result", "sent")]
+
+
+def test_a_text_whose_handling_died_is_taken_over_by_twilios_retry(make_bot, monkeypatch):
+    bot = make_bot(lease_s=0.3, retry_poll_s=60.0)  # the worker stays asleep: the retry does the work
+    real = Conversation.handle
+    crashes = []
+
+    def crash_once(self, user, message, now):
+        turn = real(self, user, message, now)  # its effects are written... then the process "dies"
+        if not crashes:
+            crashes.append(message.sid)
+            raise Crash("killed mid-way")
+        return turn
+
+    monkeypatch.setattr(Conversation, "handle", crash_once)
+    form = bot.form("goal: lose weight")
+    assert reply_texts(bot.post(form).text) == []
+    assert bot.store.get_message(form["MessageSid"]).status == PENDING
+    assert bot.store.get_profile(bot.user_id()).goal is None  # rolled back with the rest
+
+    monkeypatch.setattr(Conversation, "handle", real)
+    time.sleep(0.4)
+    replies = reply_texts(bot.post(form).text)  # Twilio's retry of the same MessageSid
+    assert replies and bot.store.get_profile(bot.user_id()).goal is not None
+    kinds = bot.event_kinds(form["MessageSid"])
+    assert "taken_over" in kinds and kinds.count("command") == 1
+    assert reply_texts(bot.post(form).text) == replies  # asked again: the same answer, done once
+    assert bot.event_kinds(form["MessageSid"]).count("command") == 1 and bot.twilio.standin.messages == []
+
+
+def test_an_answered_text_is_marked_delivered_and_replayed_not_resent(bot):
+    form = bot.form("help")
+    first = reply_texts(bot.post(form).text)
+    sid = form["MessageSid"]
+    wait_until(lambda: {o["status"] for o in bot.store.outbound(sid)} == {"twiml"})
+    assert reply_texts(bot.post(form).text) == first
+    time.sleep(0.3)
+    assert bot.twilio.standin.messages == []
+
+
+def settings_for(twilio_url: str, tmp_path) -> BotSettings:
+    return BotSettings(
+        database_url=f"sqlite:///{tmp_path / 'unused.db'}",
+        twilio_api_base_url=twilio_url,
+        retry_base_s=0.1,
+        retry_max_s=0.2,
+        lease_s=30,
+    )
+
+
+@pytest.mark.parametrize("reached_twilio", [True, False])
+def test_a_send_cut_short_by_a_crash_is_looked_up_not_sent_twice(store, twilio_api, tmp_path, reached_twilio):
+    standin = twilio_api.standin
+    messenger = Messenger(standin.account_sid, standin.auth_token, twilio_api.url)
+    user, message = inbound(store)
+    now = utcnow()
+    to, sender = "whatsapp:+15550001", "whatsapp:+1415"
+    row = store.enqueue_outbound(message.sid, "result", to, sender, "Apple ~180 g", now, now, user.id)
+    assert store.claim_outbound(row.id, now, now - timedelta(seconds=1)) is not None  # `sending`, lease gone
+    if reached_twilio:
+        messenger.send(to, sender, "Apple ~180 g")  # ...and the process died before it could mark it sent
+
+    delivery = Delivery(settings_for(twilio_api.url, tmp_path), store, messenger)
+    assert asyncio.run(delivery.retry_due()) == 1
+    assert len(standin.messages) == 1  # found at Twilio, or sent now: once either way
+    (outbound,) = store.outbound(message.sid)
+    assert outbound["status"] == "sent" and outbound["twilio_sid"] == standin.messages[0]["sid"]
+    found = [e.detail.get("found_after_crash") for e in store.events(message.sid) if e.kind == "replied"]
+    assert found == ([True] if reached_twilio else [None])
+    assert asyncio.run(delivery.retry_due()) == 0
+
+
+def test_replies_given_up_on_are_dead_letters(make_bot):
+    bot = make_bot(reply_budget_s=0.2, retry_max_attempts=2, retry_base_s=0.05, retry_max_s=0.1)
+    bot.model.standin.delay_s = 0.4
+    bot.twilio.standin.fail_sends = 100
+    form = bot.form(photos=[bot.media_url(bot.jpeg())])
+    bot.post(form)
+    wait_until(lambda: bool(bot.store.dead_letters()))
+    (dead,) = bot.store.dead_letters()
+    assert dead["message_sid"] == form["MessageSid"] and dead["attempts"] == 2 and "500" in dead["last_error"]
+    assert dead["user_id"] == bot.user_id()
