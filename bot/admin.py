@@ -67,5 +67,33 @@ def db_revision(database_url: DatabaseUrl = None) -> None:
     typer.echo(f"database: {shown(url)}\ncurrent:  {current}\nhead:     {state.head}{behind}")
 
 
+@app.command()
+def dead_letters(
+    database_url: DatabaseUrl = None,
+    limit: Annotated[int, typer.Option(min=1, help="show at most this many of each")] = 50,
+) -> None:
+    """What the bot gave up on, newest first: replies the Messages API never took (after the last retry), and
+    messages whose analysis failed every time (the person was told). Each with its last error."""
+    from bot.storage.sql.store import SqlStore
+
+    store = SqlStore(database(database_url))
+    try:
+        replies, messages = store.dead_letters(limit), store.failed_messages(limit)
+    finally:
+        store.dispose()
+    typer.echo(f"replies never sent: {len(replies)}")
+    for row in replies:
+        typer.echo(
+            f"  outbox {row['id']}  {row['created_at']:%Y-%m-%d %H:%M}  message {row['message_sid']}  user {row['user_id']}"
+            f"  {row['kind']}  attempts {row['attempts']}  {row['last_error']}"
+        )
+    typer.echo(f"messages given up on: {len(messages)}")
+    for row in messages:
+        typer.echo(
+            f"  {row['created_at']:%Y-%m-%d %H:%M}  message {row['message_sid']}  user {row['user_id']}"
+            f"  attempts {row['attempts']}  {row['last_error']}"
+        )
+
+
 if __name__ == "__main__":
     app()

@@ -151,6 +151,9 @@ class MessageStore(Protocol):
     def take_over(self, sid: str, now: datetime, lease_until: datetime) -> MessageRecord | None:
         """Lease a `pending` message whose lease expired (its worker died); None if it is not such a message."""
 
+    def failed_messages(self, limit: int = 100) -> list[dict]:
+        """Messages given up on after the last retry, newest first."""
+
     def count_messages(self, status: str) -> int: ...
 
 

@@ -170,3 +170,20 @@ def test_replies_given_up_on_are_dead_letters(make_bot):
     (dead,) = bot.store.dead_letters()
     assert dead["message_sid"] == form["MessageSid"] and dead["attempts"] == 2 and "500" in dead["last_error"]
     assert dead["user_id"] == bot.user_id()
+
+
+def test_the_admin_cli_lists_dead_letters(make_bot):
+    from typer.testing import CliRunner
+
+    from bot.admin import app
+
+    bot = make_bot(reply_budget_s=0.2, retry_max_attempts=1, retry_base_s=0.05)
+    bot.model.standin.delay_s = 0.4
+    bot.twilio.standin.fail_sends = 100
+    form = bot.form(photos=[bot.media_url(bot.jpeg())])
+    bot.post(form)
+    wait_until(lambda: bool(bot.store.dead_letters()))
+    result = CliRunner().invoke(app, ["dead-letters", "--database-url", bot.settings.database_url])
+    assert result.exit_code == 0, result.output
+    assert "replies never sent: 1" in result.output and form["MessageSid"] in result.output
+    assert "stand-in failure" in result.output or "500" in result.output

@@ -8,7 +8,6 @@ and processes. On PostgreSQL the guarded UPDATEs and unique constraints give the
 from __future__ import annotations
 
 import sqlite3
-import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
@@ -18,6 +17,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_fixed
 
 # The session of the unit of work open in this context (thread or task), and the store that opened it.
 _UNIT: ContextVar[tuple[object, Session] | None] = ContextVar("bot_sql_unit_of_work", default=None)
@@ -46,17 +46,14 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _wal(dbapi_connection, tries: int = 50) -> None:
-    """Switch a new file to WAL. Changing the journal mode skips the busy handler: while another connection is
-    writing (a first start's migration) it fails at once, so wait for the writer; WAL then sticks to the file."""
-    for _ in range(tries):
-        try:
-            dbapi_connection.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc):
-                raise
-            time.sleep(0.1)
+def _locked(error: BaseException) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+
+# Changing the journal mode skips the busy handler: while another connection writes (a first start's migration)
+# it fails at once, so wait for the writer; WAL then sticks to the file.
+@retry(retry=retry_if_exception(_locked), wait=wait_fixed(0.1), stop=stop_after_delay(30), reraise=True)
+def _wal(dbapi_connection) -> None:
     dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
 

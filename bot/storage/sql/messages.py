@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.storage.records import PENDING, MediaRef, MessageRecord
+from bot.storage.records import FAILED, PENDING, MediaRef, MessageRecord
 from bot.storage.sql import tables as t
 from bot.storage.sql.engine import SqlBase
 
@@ -112,6 +112,14 @@ class SqlMessages(SqlBase):
             row.lease_until, row.attempts, row.updated_at = lease_until, row.attempts + 1, now
             s.flush()
             return _message(row)
+
+    def failed_messages(self, limit: int = 100) -> list[dict]:
+        """Messages given up on after the last retry (the person was told), newest first, with the last error."""
+        with self._tx() as s:
+            m = t.Message
+            rows = s.scalars(select(m).where(m.status == FAILED).order_by(m.id.desc()).limit(limit))
+            columns = ("message_sid", "user_id", "attempts", "last_error", "created_at")
+            return [{c: getattr(row, c) for c in columns} for row in rows]
 
     def count_messages(self, status: str) -> int:
         with self._tx() as s:
