@@ -1,8 +1,10 @@
 """Sending outbox rows with the Twilio REST API: each row is claimed by one sender, marked `sending` before the
 call and `sent` with Twilio's SID after it, retried with backoff when the Messages API fails.
 
-A row found `sending` under an expired lease died mid-send: Twilio may or may not have the message. It is
-looked up (`Messenger.find_sent`) before it is sent again, so a crash never sends one reply twice.
+A row found `sending` under an expired lease died mid-send, and one found `queued` under an expired lease may
+have gone out in a webhook response just before its process died: Twilio may or may not have the message
+(it logs TwiML answers too). It is looked up (`Messenger.find_sent`) before it is sent, so a crash never sends
+one reply twice.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from bot.storage.records import OutboundRecord, utcnow
 from bot.storage.sql.outbox import GAVE_UP, QUEUED, SENDING, SENT
 
 log = logging.getLogger(__name__)
-LOOKUP_SLACK = timedelta(minutes=2)  # Twilio's clock and ours may differ a little
+# Twilio's clock and ours may differ a little; kept small, so an earlier reply in the same words (the answer to
+# an earlier "help") is not taken for this one.
+LOOKUP_SLACK = timedelta(seconds=2)
 
 
 @dataclass
@@ -69,7 +73,8 @@ class Delivery:
         """Twilio's SID of this row's message if Twilio has it, "" if not, None if we couldn't ask."""
         since = row.unknown_since - LOOKUP_SLACK
         try:
-            found = await off_loop(self.messenger.find_sent, row.to_addr, row.from_addr, row.body, since)
+            others = await off_loop(self.store.twilio_sids, row.to_addr, since - timedelta(days=1))
+            found = await off_loop(self.messenger.find_sent, row.to_addr, row.from_addr, row.body, since, others)
         except DeliveryFailed as exc:
             await self._failed(row, f"lookup after a crash failed: {exc}", SENDING)
             return None

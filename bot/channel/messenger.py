@@ -4,6 +4,7 @@ slow path and retries), look up one we sent (after a crash), delete a message's 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -83,8 +84,9 @@ class Messenger:
             raise DeliveryFailed(f"Messages API refused or unreachable: {exc}") from exc
         return message.sid
 
-    def find_sent(self, to: str, from_: str, body: str, since: datetime) -> str | None:
-        """The SID of a message `send(to, from_, body)` created on or after `since` (naive means UTC), or None.
+    def find_sent(self, to: str, from_: str, body: str, since: datetime, exclude: Collection[str] = ()) -> str | None:
+        """The SID of a message `send(to, from_, body)` created on or after `since` (naive means UTC), or None;
+        `exclude`: SIDs known to be other replies (the same words sent twice are two messages).
 
         Twilio filters by the day only: the body and the time are checked here, the time to the second (Twilio's
         timestamps have no finer grain), so a message of the same second before `since` counts as sent."""
@@ -97,7 +99,7 @@ class Messenger:
         for message in found:
             # a queued message has no date_sent yet: its creation is when we handed it over
             at = message.date_created or message.date_sent
-            if message.body == body and isinstance(at, datetime) and at >= floor:
+            if message.body == body and isinstance(at, datetime) and at >= floor and message.sid not in exclude:
                 return message.sid
         return None
 

@@ -286,17 +286,22 @@ class BotService:
             await self.delivery.send_direct(message.from_addr, message.to_addr, outcome.direct)
         await self.delivery.deliver(outcome.outbox)
 
-    async def retry_pending(self, limit: int = 4) -> int:
+    async def retry_pending(self, limit: int = 8) -> int:
         """Redo the `pending` messages whose retry time has come (or whose worker died); send their replies by REST.
         Returns how many."""
         now = utcnow()
         due = await off_loop(self.store.claim_due_messages, now, now + timedelta(seconds=self.settings.lease_s), limit)
-        for message in due:
-            user = await off_loop(self.store.get_user, message.user_id)
-            if user is None:  # deleted meanwhile
-                continue
-            outcome = await self._process(message, user)
-            if outcome.direct:
-                await self.delivery.send_direct(message.from_addr, message.to_addr, outcome.direct)
-            await self.delivery.deliver(outcome.outbox)
+        results = await asyncio.gather(*(self._redo(message) for message in due), return_exceptions=True)
+        for message, result in zip(due, results, strict=True):
+            if isinstance(result, BaseException):  # it stays pending: the next lease expiry tries again
+                log.error("retrying %s failed", message.sid, exc_info=result)
         return len(due)
+
+    async def _redo(self, message: MessageRecord) -> None:
+        user = await off_loop(self.store.get_user, message.user_id)
+        if user is None:  # deleted meanwhile
+            return
+        outcome = await self._process(message, user)
+        if outcome.direct:
+            await self.delivery.send_direct(message.from_addr, message.to_addr, outcome.direct)
+        await self.delivery.deliver(outcome.outbox)

@@ -63,6 +63,8 @@ class TwilioStandIn:
     account_sid: str
     auth_token: str
     messages: list[dict] = field(default_factory=list)  # sent with the Messages API, oldest first
+    # the <Message>s of webhook (TwiML) answers, which Twilio also logs as messages; whoever plays Twilio adds them
+    replies: list[dict] = field(default_factory=list)
     media: dict[str, tuple[bytes, str, bool]] = field(default_factory=dict)
     media_requests: int = 0
     fail_sends: int = 0  # answer this many sends with a 500 first
@@ -90,9 +92,14 @@ class TwilioStandIn:
         with self._lock:
             return self._record(to, from_, body, at.astimezone(UTC))["sid"]
 
-    def _record(self, to: str | None, from_: str | None, body: str | None, at: datetime) -> dict:
+    def record_reply(self, to: str, from_: str, body: str, at: datetime) -> str:
+        """A <Message> of a webhook's TwiML answer, as Twilio logs it (listed by the Messages API, not in `messages`)."""
+        with self._lock:
+            return self._record(to, from_, body, at.astimezone(UTC), self.replies)["sid"]
+
+    def _record(self, to: str | None, from_: str | None, body: str | None, at: datetime, log=None) -> dict:
         message = {"sid": "SM" + secrets.token_hex(16), "to": to, "from": from_, "body": body, "at": at}
-        self.messages.append(message)
+        (self.messages if log is None else log).append(message)
         return message
 
     def wait_for_messages(self, count: int, timeout_s: float = 10.0) -> list[dict]:
@@ -152,7 +159,7 @@ class TwilioStandIn:
             with self._lock:
                 found = [
                     self._message_json(m)
-                    for m in reversed(self.messages)  # newest first, as Twilio lists them
+                    for m in sorted(self.messages + self.replies, key=lambda m: m["at"], reverse=True)  # newest first
                     if query.get("To", m["to"]) == m["to"]
                     and query.get("From", m["from"]) == m["from"]
                     and _sent_on(query, m["at"].date())

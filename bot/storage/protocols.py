@@ -235,6 +235,9 @@ class OutboxStore(Protocol):
     def replay_twiml(self, sid: str) -> list[str]:
         """Bodies to answer a Twilio retry of `sid` with (rows not sent by REST)."""
 
+    def twilio_sids(self, to_addr: str, since: datetime) -> set[str]:
+        """Twilio SIDs of replies to `to_addr` sent by REST since `since`."""
+
     def dead_letters(self, limit: int = 100) -> list[dict]: ...
     def mark_outbound(
         self,

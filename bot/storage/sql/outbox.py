@@ -86,8 +86,11 @@ class SqlOutbox(SqlBase):
             )
             claimed = []
             for row in s.scalars(query).all():
-                # a send whose fate is unknown keeps its (earliest) start: the lookup searches from there
-                unknown = (row.attempt_started_at or row.created_at) if row.status == SENDING else None
+                # Its fate is unknown when it was `sending`, or `queued` under a lease that expired: whoever held it
+                # died, perhaps after a webhook response carried it (Twilio logs those too). Twilio is asked from
+                # the earliest moment it could have gone out.
+                leased = row.status == SENDING or row.lease_until is not None
+                unknown = (row.attempt_started_at or row.created_at) if leased else None
                 row.status, row.lease_until, row.attempts = SENDING, lease_until, row.attempts + 1
                 row.attempt_started_at = unknown or now
                 claimed.append(_outbound(row, unknown))
@@ -129,6 +132,13 @@ class SqlOutbox(SqlBase):
                 query = query.where(t.Outbound.message_sid == sid)
             columns = ("message_sid", "kind", "to_addr", "from_addr", "body", "status", "attempts", "twilio_sid")
             return [{c: getattr(row, c) for c in columns} for row in s.scalars(query)]
+
+    def twilio_sids(self, to_addr: str, since: datetime) -> set[str]:
+        """Twilio SIDs of the replies to `to_addr` sent by REST since `since`: a lookup after a crash skips them."""
+        with self._tx() as s:
+            o = t.Outbound
+            query = select(o.twilio_sid).where(o.to_addr == to_addr, o.created_at >= since, o.twilio_sid.is_not(None))
+            return set(s.scalars(query))
 
     def dead_letters(self, limit: int = 100) -> list[dict]:
         """Replies given up on, newest first, with why (the admin CLI's `dead-letters`)."""

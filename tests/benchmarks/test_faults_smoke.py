@@ -1,0 +1,24 @@
+"""benchmarks/faults.py runs end to end with tiny numbers: the bot as a subprocess, SIGKILLed and restarted,
+the model server stand-in killed, the database locked; it prints its table and writes its report.
+
+It does not assert that nothing was lost: that is the benchmark's own verdict (its exit code)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_crash_run_prints_the_table_and_writes_the_report(repo_root, tmp_path):
+    tiny = "--people 2 --kills 2 --kill-after 1,3 --duration 15 --model-kills 1 --db-locks 1 --drain-s 5"
+    command = [sys.executable, "benchmarks/faults.py", "crash", *tiny.split(), "--workdir", str(tmp_path)]
+    done = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=90)
+    assert done.returncode in (0, 1), done.stdout + done.stderr  # 1: something was lost (the verdict)
+    for row in ("messages sent", "accepted", "bot SIGKILLs", "lost", "duplicated", "webhook latency", "recovery"):
+        assert row in done.stdout, done.stdout
+    report = json.loads((tmp_path / "faults.json").read_text())
+    assert report["bot_kills"] >= 2 and report["model_kills"] == 1 and report["db_locks"] == 1
+    assert report["sent"] > 0 and report["accepted"] > 0
+    assert (tmp_path / "bot.log").stat().st_size > 0 and (tmp_path / "client.jsonl").is_file()
