@@ -3,7 +3,7 @@ crash at any step leaves either everything or nothing — and never a second sen
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -138,23 +138,30 @@ def settings_for(twilio_url: str, tmp_path) -> BotSettings:
     )
 
 
+@pytest.mark.parametrize("left", ["sending", "answered by TwiML"])
 @pytest.mark.parametrize("reached_twilio", [True, False])
-def test_a_send_cut_short_by_a_crash_is_looked_up_not_sent_twice(store, twilio_api, tmp_path, reached_twilio):
+def test_a_reply_cut_short_by_a_crash_is_looked_up_not_sent_twice(store, twilio_api, tmp_path, reached_twilio, left):
     standin = twilio_api.standin
     messenger = Messenger(standin.account_sid, standin.auth_token, twilio_api.url)
     user, message = inbound(store)
     now = utcnow()
     to, sender = "whatsapp:+15550001", "whatsapp:+1415"
-    row = store.enqueue_outbound(message.sid, "result", to, sender, "Apple ~180 g", now, now, user.id)
-    assert store.claim_outbound(row.id, now, now - timedelta(seconds=1)) is not None  # `sending`, lease gone
-    if reached_twilio:
-        messenger.send(to, sender, "Apple ~180 g")  # ...and the process died before it could mark it sent
+    gone = now - timedelta(seconds=1)  # the lease of the process that died
+    row = store.enqueue_outbound(message.sid, "result", to, sender, "Apple ~180 g", now, gone, user.id)
+    if left == "sending":
+        assert store.claim_outbound(row.id, now, gone) is not None
+        if reached_twilio:  # ...and the process died before it could mark it sent
+            messenger.send(to, sender, "Apple ~180 g")
+    elif reached_twilio:  # a webhook response carried it; the process died before marking it
+        standin.record_reply(to, sender, "Apple ~180 g", datetime.now(UTC))
+    standin.record_reply(to, sender, "Apple ~180 g", datetime.now(UTC) - timedelta(minutes=5))  # an older reply
 
     delivery = Delivery(settings_for(twilio_api.url, tmp_path), store, messenger)
     assert asyncio.run(delivery.retry_due()) == 1
-    assert len(standin.messages) == 1  # found at Twilio, or sent now: once either way
+    # once in all: sent before the crash, or now; a TwiML answer Twilio logged is found, not sent again
+    assert len(standin.messages) == (0 if reached_twilio and left != "sending" else 1)
     (outbound,) = store.outbound(message.sid)
-    assert outbound["status"] == "sent" and outbound["twilio_sid"] == standin.messages[0]["sid"]
+    assert outbound["status"] == "sent"
     found = [e.detail.get("found_after_crash") for e in store.events(message.sid) if e.kind == "replied"]
     assert found == ([True] if reached_twilio else [None])
     assert asyncio.run(delivery.retry_due()) == 0
