@@ -73,12 +73,14 @@ def dead_letters(
     limit: Annotated[int, typer.Option(min=1, help="show at most this many of each")] = 50,
 ) -> None:
     """What the bot gave up on, newest first: replies the Messages API never took (after the last retry), and
-    messages whose analysis failed every time (the person was told). Each with its last error."""
+    messages whose analysis failed every time (the person was told); and deleted people's media Twilio still
+    keeps because deleting it failed (retried until it works). Each with its last error."""
     from bot.storage.sql.store import SqlStore
 
     store = SqlStore(database(database_url))
     try:
         replies, messages = store.dead_letters(limit), store.failed_messages(limit)
+        media = [row for row in store.media_deletions() if row["attempts"] > 1]
     finally:
         store.dispose()
     typer.echo(f"replies never sent: {len(replies)}")
@@ -93,6 +95,10 @@ def dead_letters(
             f"  {row['created_at']:%Y-%m-%d %H:%M}  message {row['message_sid']}  user {row['user_id']}"
             f"  attempts {row['attempts']}  {row['last_error']}"
         )
+
+    typer.echo(f"Twilio media deletions retried: {len(media)}")
+    for row in media:
+        typer.echo(f"  message {row['message_sid']}  since {row['created_at']:%Y-%m-%d %H:%M}  {row['last_error']}")
 
 
 if __name__ == "__main__":

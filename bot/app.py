@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from bot.channel.delivery import Delivery
+from bot.channel.media_purge import MediaPurge
 from bot.channel.messenger import Messenger
 from bot.channel.retry import RetryWorker
 from bot.channel.service import BotService
@@ -76,10 +77,10 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         tables = TableSource(settings.nutrition_dir)
         coach = await off_loop(make_coach, settings, ledger)
         ask_back = AskBack(store, tables, settings)
-        conversation = Conversation(store, Advisor(coach, tables), tables, ask_back, photos, messenger.delete_media)
+        conversation = Conversation(store, Advisor(coach, tables), tables, ask_back, photos)
         analyser = MealAnalyser(settings, store, ledger, media, analysis, ask_back, photos)
         service = BotService(settings, store, ledger, analyser, delivery, conversation)
-        worker = RetryWorker(service, delivery, settings.retry_poll_s)
+        worker = RetryWorker(service, delivery, settings.retry_poll_s, MediaPurge(settings, store, messenger))
         app.state.settings, app.state.store, app.state.service, app.state.worker = settings, store, service, worker
         worker.start()
         log.info(

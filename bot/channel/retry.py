@@ -1,4 +1,4 @@
-"""Background worker: re-analyse `pending` messages and resend queued REST replies, with backoff.
+"""Background worker: redo `pending` messages, send queued REST replies, delete deleted people's media at Twilio.
 
 It runs from the app's startup, so whatever a stopped or crashed process left behind is picked up then
 (a message leased by a dead process waits for its lease to expire).
@@ -11,22 +11,25 @@ import contextlib
 import logging
 
 from bot.channel.delivery import Delivery
+from bot.channel.media_purge import MediaPurge
 from bot.channel.service import BotService
 
 log = logging.getLogger(__name__)
 
 
 class RetryWorker:
-    def __init__(self, service: BotService, delivery: Delivery, poll_s: float):
+    def __init__(self, service: BotService, delivery: Delivery, poll_s: float, purge: MediaPurge | None = None):
         self.service = service
         self.delivery = delivery
+        self.purge = purge
         self.poll_s = poll_s
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
 
     async def run_once(self) -> int:
         """One pass over what is due; returns how many messages and replies it tried."""
-        return await self.service.retry_pending() + await self.delivery.retry_due()
+        busy = await self.service.retry_pending() + await self.delivery.retry_due()
+        return busy + (await self.purge.run_due() if self.purge else 0)
 
     async def _loop(self) -> None:
         while not self._stop.is_set():

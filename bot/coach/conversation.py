@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,15 +52,13 @@ class Conversation:
         tables: TableSource,
         ask_back: AskBack | None = None,
         photos: PhotoStore | None = None,
-        delete_media: Callable[[str], int] | None = None,
     ):
-        """`delete_media(message_sid)`: deletes a message's media at Twilio (`Messenger.delete_media`)."""
         self.store = store
         self.advisor = advisor
         self.tables = tables
         self.meals = TypedMeals(store, tables)
         self.ask_back = ask_back
-        self.forgetter = Forgetter(photos, delete_media)
+        self.forgetter = Forgetter(photos)
 
     def handle(self, user: UserRecord, message: MessageRecord, now: datetime) -> Turn:
         body = message.body.strip()

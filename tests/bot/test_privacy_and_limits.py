@@ -148,8 +148,8 @@ def test_delete_media_by_the_real_twilio_client(twilio_api):
 
 # the export holds every event about the person
 def test_the_export_holds_the_delivery_events_of_a_slow_reply(make_bot):
-    bot = make_bot(reply_budget_s=0.3)
-    bot.model.standin.delay_s = 1.0
+    bot = make_bot(reply_budget_s=1.5)  # the export's own text must make the TwiML answer on a busy machine
+    bot.model.standin.delay_s = 2.5
     form = bot.form(photos=[bot.media_url(bot.jpeg())])
     bot.post(form)
     bot.twilio.standin.wait_for_messages(1)
@@ -207,3 +207,35 @@ def test_find_sent_by_the_real_twilio_client(twilio_api):
     found = messenger.find_sent("whatsapp:+15550001", "+14155238886", "old news", yesterday - timedelta(minutes=1))
     assert found == old
     assert messenger.find_sent("whatsapp:+15550001", "+14155238886", "old news", datetime.now(UTC)) is None
+
+
+def test_twilio_media_of_a_deletion_is_queued_in_its_transaction_and_retried_until_twilio_takes_it(
+    twilio_api, tmp_path
+):
+    import asyncio
+
+    from bot.channel.media_purge import MediaPurge
+    from bot.settings import BotSettings
+
+    standin = twilio_api.standin
+    store = SqlStore(f"sqlite:///{tmp_path / 'bot.db'}")
+    store.create_schema()
+    user = store.get_or_create_user("+15550009", "free", "UTC")
+    now = utcnow()
+    standin.add_media(b"\xff\xd8\xff jpeg", "image/jpeg", message_sid="MMgone")
+    media = [MediaRef("https://api.twilio.com/x", "image/jpeg")]
+    store.record_inbound("MMgone", user.id, "whatsapp:+15550009", "whatsapp:+1415", "", media, "done", now, None)
+    store.delete_user(user.id)
+    assert [row["message_sid"] for row in store.media_deletions()] == ["MMgone"]  # written with the delete
+
+    settings = BotSettings(database_url="sqlite://", retry_base_s=0.01, retry_max_s=0.01, lease_s=30)
+    refused = MediaPurge(settings, store, Messenger(standin.account_sid, "wrong-token", twilio_api.url))
+    assert asyncio.run(refused.run_due()) == 1
+    (row,) = store.media_deletions()
+    assert row["attempts"] == 1 and "MMgone" in row["last_error"] and standin.deleted_media == []
+
+    time.sleep(0.05)
+    purge = MediaPurge(settings, store, Messenger(standin.account_sid, standin.auth_token, twilio_api.url))
+    assert asyncio.run(purge.run_due()) == 1
+    assert store.media_deletions() == [] and [m for m, _ in standin.deleted_media] == ["MMgone"]
+    store.dispose()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 
 from sqlalchemy import delete, or_, select
 
-from bot.storage.records import DeletedUser
+from bot.storage.records import DeletedUser, utcnow
 from bot.storage.sql import tables as t
 from bot.storage.sql.engine import SqlBase, iso
 
@@ -52,6 +53,10 @@ class SqlPrivacy(SqlBase):
             sent = list(s.scalars(select(t.StoredPhoto.sha256).where(t.StoredPhoto.user_id == user_id)))
             with_media = select(t.Message.message_sid, t.Message.media).where(t.Message.user_id == user_id)
             media_messages = [sid for sid, media in s.execute(with_media) if media]
+            now = utcnow()
+            for sid in media_messages:  # Twilio's copies: deleted there by the worker, whatever happens to us
+                if s.get(t.MediaDeletion, sid) is None:
+                    s.add(t.MediaDeletion(message_sid=sid, created_at=now, next_attempt_at=now, attempts=0))
             sids = select(t.Message.message_sid).where(t.Message.user_id == user_id)
             meal_ids = select(t.Meal.id).where(t.Meal.user_id == user_id)
             s.execute(delete(t.Outbound).where(t.Outbound.message_sid.in_(sids)))
@@ -74,3 +79,29 @@ class SqlPrivacy(SqlBase):
                 s.execute(statement)
             kept = set(s.scalars(select(t.StoredPhoto.sha256).where(t.StoredPhoto.sha256.in_(sent)))) if sent else set()
             return DeletedUser([sha256 for sha256 in sent if sha256 not in kept], media_messages)
+
+    def claim_media_deletions(self, now: datetime, lease_until: datetime, limit: int) -> list[str]:
+        """Message SIDs whose media is due for deletion at Twilio, leased to the caller until `lease_until`."""
+        with self._tx() as s:
+            d = t.MediaDeletion
+            rows = s.scalars(select(d).where(d.next_attempt_at <= now).order_by(d.next_attempt_at).limit(limit)).all()
+            for row in rows:
+                row.next_attempt_at, row.attempts = lease_until, row.attempts + 1
+            return [row.message_sid for row in rows]
+
+    def media_deleted(self, message_sid: str) -> None:
+        with self._tx() as s:
+            s.execute(delete(t.MediaDeletion).where(t.MediaDeletion.message_sid == message_sid))
+
+    def media_deletion_failed(self, message_sid: str, error: str, next_attempt_at: datetime) -> None:
+        with self._tx() as s:
+            row = s.get(t.MediaDeletion, message_sid)
+            if row is not None:
+                row.last_error, row.next_attempt_at = error, next_attempt_at
+
+    def media_deletions(self) -> list[dict]:
+        """Outstanding deletions at Twilio, oldest first (the admin CLI's `dead-letters` shows them)."""
+        with self._tx() as s:
+            columns = ("message_sid", "created_at", "attempts", "last_error")
+            query = select(t.MediaDeletion).order_by(t.MediaDeletion.created_at)
+            return [{c: getattr(row, c) for c in columns} for row in s.scalars(query)]

@@ -273,3 +273,16 @@ class StoredPhoto(Base):
     content_type: Mapped[str] = mapped_column(String(64))
     bytes: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class MediaDeletion(Base):
+    """A deleted person's message whose media Twilio still keeps: written in the delete's transaction, removed once
+    the delivery worker has deleted the files at Twilio, so a crash cannot forget it."""
+
+    __tablename__ = "media_deletions"
+
+    message_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
