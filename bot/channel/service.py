@@ -119,31 +119,31 @@ class BotService:
 
         Every message is leased to the request handling it, so a crash mid-way leaves it `pending` for the retry
         worker (or for Twilio's retry of the same MessageSid, which takes it over once the lease expired)."""
-        now = utcnow()
-        settings = self.settings
-        user = await off_loop(
-            self.store.get_or_create_user, phone_of(inbound.from_addr), settings.default_tier, settings.timezone
-        )
-        message, created = await off_loop(
-            self.store.record_inbound,
-            inbound.sid,
-            user.id,
-            inbound.from_addr,
-            inbound.to_addr,
-            inbound.body,
-            list(inbound.media),
-            PENDING,
-            now,
-            now + timedelta(seconds=settings.lease_s),
-        )
+        user, message, created = await off_loop(self._record, inbound)
         if not created:
             return await self._again(message, user)
-        await self._event("received", inbound.sid, user.id, media=len(inbound.media), chars=len(inbound.body))
         return await self._work(message, user)
+
+    def _record(self, inbound: Inbound) -> tuple[UserRecord, MessageRecord, bool]:
+        """The person, the message (new, or seen before) and its first event, in one transaction: under load every
+        acquisition of SQLite's write lock is a wait."""
+        now, settings = utcnow(), self.settings
+        with self.store.unit_of_work():
+            user = self.store.get_or_create_user(phone_of(inbound.from_addr), settings.default_tier, settings.timezone)
+            lease = now + timedelta(seconds=settings.lease_s)
+            media = list(inbound.media)
+            message, created = self.store.record_inbound(
+                inbound.sid, user.id, inbound.from_addr, inbound.to_addr, inbound.body, media, PENDING, now, lease
+            )
+            if created:
+                detail = {"media": len(inbound.media), "chars": len(inbound.body)}
+            else:
+                detail = {"status": message.status}
+            self.store.add_event("received" if created else "duplicate", now, inbound.sid, user.id, detail=detail)
+            return user, message, created
 
     async def _again(self, message: MessageRecord, user: UserRecord) -> Answer:
         """Twilio sent this MessageSid again: it never got our answer."""
-        await self._event("duplicate", message.sid, user.id, status=message.status)
         now = utcnow()
         taken = await off_loop(self.store.take_over, message.sid, now, now + timedelta(seconds=self.settings.lease_s))
         if taken is not None:  # whoever had it died before deciding anything: this request does the work
@@ -176,9 +176,14 @@ class BotService:
         self._spawn(self._deliver_when_done(message, task))
         photos = len(self.analyser.split_media(message.media)[0]) if message.media else 0
         answer = twiml(ack_reply(photos)) if photos else twiml(None)
-        await off_loop(self.store.set_twiml_reply, message.sid, answer)
-        await self._event("acknowledged", message.sid, user.id, budget_s=self.settings.reply_budget_s)
+        await off_loop(self._acknowledged, message, answer)
         return Answer(answer)
+
+    def _acknowledged(self, message: MessageRecord, answer: str) -> None:
+        with self.store.unit_of_work():
+            self.store.set_twiml_reply(message.sid, answer)
+            detail = {"budget_s": self.settings.reply_budget_s}
+            self.store.add_event("acknowledged", utcnow(), message.sid, message.user_id, detail=detail)
 
     async def _process(self, message: MessageRecord, user: UserRecord) -> Outcome:
         if message.attempts > self.settings.retry_max_attempts:  # it failed every time: stop, and say so
