@@ -66,12 +66,13 @@ def main(
     """Fit on train items and select on val items; cross-validate over train+val items, whose out-of-fold errors
     calibrate the interval."""
     import numpy as np
+    import pandas as pd
     from tqdm import tqdm
 
     from training.atomic import atomic_dir, write_json
     from training.data.crop_features import load_features
     from training.data.ecustfd import load_manifest
-    from training.files import BASELINES_FILE, CV_FILE, TRAINING_FILE
+    from training.files import BASELINES_FILE, CV_FILE, CV_PREDICTIONS_FILE, TRAINING_FILE
     from training.portion.fit import TARGET_COVERAGE, baselines, fit_estimator, grouped_folds, portion_rows
     from training.portion.metrics import log_error, mass_mape
 
@@ -102,12 +103,13 @@ def main(
 
     cv_scores = {"model": [], "class_mean": [], "geometric": []}
     abs_log_errors = []  # out-of-fold |log(predicted / true grams)| of train+val photos
+    oof_frames = []  # the same predictions, kept for finetune_portion's comparison and the two-photo stack
     if cv:
         # Train and val items only: the test items stay unseen, by the model and by its interval calibration.
         pool = usable & (rows["split"] != "test").to_numpy()
         folds = grouped_folds(rows[pool], cfg.cv_folds, cfg.seed)
         pool_rows, pool_feats = rows[pool].reset_index(drop=True), features[pool]
-        for fold in tqdm(folds, desc="cv folds"):
+        for k, fold in enumerate(tqdm(folds, desc="cv folds")):
             rest_items = np.array(sorted(pool_rows.loc[~fold, "item_id"].unique()))
             np.random.default_rng(cfg.seed).shuffle(rest_items)
             inner_val = pool_rows["item_id"].isin(set(rest_items[: max(1, len(rest_items) // 7)])).to_numpy() & ~fold
@@ -128,6 +130,11 @@ def main(
             cm, geo = baselines(fitted_on)
             predicted = model.predict_frame(held, pool_feats[seen])
             abs_log_errors.append(np.abs(log_error(held["weight_g"], predicted["grams"])))
+            oof_frames.append(
+                held[["image", "item_id", "label", "view", "weight_g"]].assign(
+                    fold=k, grams=predicted["grams"].to_numpy()
+                )
+            )
             for name, pred in (
                 ("model", predicted),
                 ("class_mean", cm.predict(held)),
@@ -151,6 +158,8 @@ def main(
             scratch / TRAINING_FILE,
             {**info, "typical_mm_per_px": typical, "n_train": int(train.sum()), "n_val": int(val.sum())},
         )
+        if oof_frames:
+            pd.concat(oof_frames, ignore_index=True).to_parquet(scratch / CV_PREDICTIONS_FILE, index=False)
         write_json(
             scratch / CV_FILE,
             {

@@ -42,6 +42,8 @@ class Paths(_Section):
     openset_reports: Path
     samples: Path
     labelled: Path
+    trunk: Path
+    portion_tuned: Path
 
 
 class EcustfdSource(_Section):
@@ -167,10 +169,32 @@ class TrainPortionParams(_Section):
     plate_diameter_mm: float = Field(default=260.0, gt=0)  # the plate size served photos are scaled by
 
 
+class CachedAugmentation(_Section):
+    pad_fraction: float = Field(ge=0, le=1)
+    flip: bool = False
+
+
+class FinetunePortionParams(_Section):
+    """Fine-tuning MobileNetV2's last blocks on grams from cached trunk activations; the grid (first tuned block ×
+    learning rate) and the epoch count are chosen by item-grouped CV over train+val, on train_portion's folds."""
+
+    seed: int
+    augmentations: list[CachedAugmentation] = []  # cached beside the served crop (extract_features' pad, unflipped)
+    first_tuned: list[Annotated[int, Field(ge=14, le=17)]] = Field(min_length=1)
+    lr: list[Annotated[float, Field(gt=0)]] = Field(min_length=1)
+    epochs: int = Field(ge=1)  # the most tried; CV scores every count up to it
+    batch_size: int = Field(ge=1)
+    head_lr: float = Field(gt=0)
+    weight_decay: float = Field(ge=0)
+    hidden: int = Field(ge=4)
+    dropout: float = Field(ge=0, lt=1)
+
+
 class RegisterPortionParams(_Section):
     model_name: str = PORTION_MODEL
     gate_metric: str
     min_gain_over_class_mean: float = Field(lt=1)  # negative lets a worse model through: smoke runs only
+    min_cv_gain_over_frozen: float = 0.005  # the fine-tuned model replaces the frozen one only by this CV margin
 
 
 class EvaluateOpensetParams(_Section):
@@ -230,6 +254,7 @@ class Params(BaseModel):
     register_detector: RegisterDetectorParams
     tune_serving: TuneServingParams
     train_portion: TrainPortionParams
+    finetune_portion: FinetunePortionParams
     register_portion: RegisterPortionParams
     evaluate_openset: EvaluateOpensetParams
     import_labels: ImportLabelsParams = ImportLabelsParams()

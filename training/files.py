@@ -16,10 +16,11 @@ SUMMARY_FILE = "summary.json"
 
 # nutrition_table → paths.nutrition: nutrition.usda_table.TABLE_FILES, beside the code that reads them
 
-# train_detector, train_portion → paths.detector, paths.portion
+# train_detector, train_portion, finetune_portion → paths.detector, paths.portion, paths.portion_tuned
 TRAINING_FILE = "training.json"  # how the model was trained
 BASELINES_FILE = "baselines.json"  # the portion estimator's class-mean and geometric baselines
 CV_FILE = "cv.json"  # the portion estimator's item-grouped cross-validation
+CV_PREDICTIONS_FILE = "cv_predictions.parquet"  # its out-of-fold grams, one row per train+val photo box
 
 # tune_serving → paths.serving (read by evaluate_meal, shipped by register_detector) and paths.serving_reports
 THRESHOLDS_FILE = "thresholds.json"  # the served thresholds, chosen on the val photos
@@ -27,4 +28,6 @@ SWEEP_FILE = "sweep.csv"  # one row per grid point tried
 
 # evaluate_*, register_* → the report folders
 METRICS_FILE = "metrics.json"
+COMPARISON_FILE = "comparison.json"  # compare_portion: frozen vs fine-tuned vs two-photo (read by register_portion)
+PER_CLASS_FILE = "comparison_per_class.csv"
 RECEIPT_FILE = "registration.json"

@@ -48,6 +48,7 @@ def tiny_params(params: dict, ecustfd: Path, n_images: int) -> dict:
     params["train_detector"]["profile"] = "tiny"
     params["train_detector"]["classifier"]["c_grid"] = [0.1, 1.0]
     params["train_portion"].update(epochs=40, members=2, cv_folds=2, cv_members=1)
+    params["finetune_portion"].update(first_tuned=[17], lr=[0.001], epochs=1, augmentations=[])  # one block, one epoch
     # Models this small miss the real gates; the registry path under test is the same either way.
     params["register_detector"]["min_food_top1"] = 0.0
     params["register_portion"]["min_gain_over_class_mean"] = -100.0

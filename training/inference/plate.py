@@ -220,7 +220,10 @@ class PlateModels:
         whole_photo: bool = True,
     ):
         self.detector, self.estimator, self.thresholds = detector, estimator, thresholds
-        self.references = references or served_settings(getattr(estimator, "meta", None))
+        # A fine-tuned estimator keeps the served settings (plate size, priors) with the frozen one it carries.
+        self.references = references or served_settings(
+            getattr(getattr(estimator, "fallback", estimator), "meta", None)
+        )
         self.whole_photo = whole_photo
 
     @classmethod
@@ -325,7 +328,7 @@ class PlateModels:
                     portion=naming.portion,
                     **extra,
                 )
-            estimate = self.estimator.estimate(b.label, b.box, image.size, scale, None, features)
+            estimate = self.estimator.estimate(b.label, b.box, image.size, scale, None, features, image=image)
         except NoReferenceError:  # a food the portion model never saw, and nothing shows the photo's scale
             return FoodFinding(b.label, float(b.confidence), b.box.xyxy, None, None, None, grams_basis="none", **extra)
         except ValueError as exc:  # PortionInputError, or a box outside the image

@@ -161,8 +161,12 @@ class PortionEstimator:
         scale: Scale,
         view: str | None,
         crop_features: np.ndarray,
+        image=None,
     ) -> PortionEstimate:
         """Grams with an 80 % range for one food box, on the photo's `scale` (`references.find_reference`).
+
+        `image` (the photo) is for the fine-tuned estimator, which sees the crop's pixels; this one needs only
+        `crop_features`.
 
         A food of the model's with a reference: the network, its range widened by the plate's scale error when
         the plate set the scale. Without a reference (kind "none"): the food's typical weight, with the range its

@@ -29,8 +29,9 @@ def detector_requirements() -> list[str]:
     return [*pinned("torch", "torchvision", "ultralytics"), "pillow", "pandas", "numpy"]
 
 
-def portion_requirements() -> list[str]:
-    return [*pinned("torch"), "pandas", "numpy"]
+def portion_requirements(tuned: bool = False) -> list[str]:
+    """The fine-tuned model builds its MobileNetV2 blocks with torchvision and cuts crops with Pillow."""
+    return [*pinned("torch", *(["torchvision"] if tuned else [])), *(["pillow"] if tuned else []), "pandas", "numpy"]
 
 
 OUTPUT_COLUMNS = ["row", "label", "confidence", "xmin", "ymin", "xmax", "ymax"]
@@ -72,17 +73,23 @@ class FoodDetectorModel(mlflow.pyfunc.PythonModel):
 class PortionModel(mlflow.pyfunc.PythonModel):
     """Input rows: label, view (S/T), w_cm, h_cm, crop_features (1280 floats). Output: grams, low, high.
 
-    Serving can call `unwrap_python_model().estimator.estimate(...)` for one box with its reference object.
+    Serving can call `unwrap_python_model().estimator.estimate(...)` for one box with its reference object. A
+    fine-tuned model (finetune_portion, registered when CV prefers it) answers `estimate` from the photo's pixels;
+    its `predict` answers from the frozen estimator it carries, the only one these inputs can feed.
     """
 
     def load_context(self, context) -> None:
         from training.inference.portion_estimator import PortionEstimator
+        from training.inference.tuned_portion import TUNED_FILE, TunedPortionEstimator
 
-        self.estimator = PortionEstimator.load(Path(context.artifacts["portion"]))
+        directory = Path(context.artifacts["portion"])
+        tuned = (directory / TUNED_FILE).is_file()
+        self.estimator = TunedPortionEstimator.load(directory) if tuned else PortionEstimator.load(directory)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         features = np.stack([np.asarray(f, dtype=np.float32) for f in model_input["crop_features"]])
-        return self.estimator.predict_frame(model_input[["label", "view", "w_cm", "h_cm"]], features)
+        frozen = getattr(self.estimator, "fallback", self.estimator)
+        return frozen.predict_frame(model_input[["label", "view", "w_cm", "h_cm"]], features)
 
 
 def detector_signature():
@@ -131,8 +138,11 @@ def log_detector(detector_dir: Path, backbone_dir: Path, served: dict, namer_dir
 
 
 def log_portion(portion_dir: Path) -> None:
-    """Log the portion estimator as "model" in the active MLflow run."""
-    _log(PortionModel(), {"portion": str(portion_dir)}, portion_signature(), portion_requirements())
+    """Log the portion estimator (frozen, or fine-tuned with the frozen one inside) as "model" in the active MLflow run."""
+    from training.inference.tuned_portion import TUNED_FILE
+
+    tuned = (Path(portion_dir) / TUNED_FILE).is_file()
+    _log(PortionModel(), {"portion": str(portion_dir)}, portion_signature(), portion_requirements(tuned))
 
 
 def _log(
