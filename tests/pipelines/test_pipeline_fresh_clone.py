@@ -107,7 +107,10 @@ def test_fresh_clone_repro_registers_both_champions_and_repairs_a_lost_registry(
     assert {name: s["champion"] for name, s in state.items()} == dict.fromkeys(MODELS, 1), state
     receipt = json.loads((project / "reports" / "portion" / RECEIPT_FILE).read_text())
     assert receipt["champion_version"] == "1" and not receipt["reused"]
-    assert receipt["gate"]["metric"] == "val_model_mass_mape" and receipt["data_version"] != "unknown"
+    # the gate is the chosen model's own: val for the frozen ensemble, CV for the fine-tuned one (trained on val too)
+    chosen = json.loads((project / "reports" / "portion" / "comparison.json").read_text())["chosen_by_cv"]
+    expected = "val_model_mass_mape" if chosen == "frozen" else "cv_fine_tuned_mass_mape"
+    assert receipt["gate"]["metric"] == expected and receipt["data_version"] != "unknown"
     # The served thresholds were chosen on the val photos and ship inside the registered detector.
     chosen = json.loads((project / "models" / "serving" / THRESHOLDS_FILE).read_text())
     assert chosen["chosen_on"] == "val" and chosen["grid_points"] == 4
