@@ -27,12 +27,10 @@ class MediaPurge:
         now = utcnow()
         lease = now + timedelta(seconds=self.settings.lease_s)
         due = await off_loop(self.store.claim_media_deletions, now, lease, limit)
-        for sid in due:
+        for sid, attempts in due:
             try:
                 files = await off_loop(self.messenger.delete_media, sid)
             except MediaDeletionFailed as exc:
-                rows = {r["message_sid"]: r for r in await off_loop(self.store.media_deletions)}
-                attempts = rows.get(sid, {}).get("attempts", 1)
                 delay = retry_delay(attempts, self.settings.retry_base_s, self.settings.retry_max_s)
                 await off_loop(self.store.media_deletion_failed, sid, str(exc), utcnow() + timedelta(seconds=delay))
                 log.error("Twilio media of deleted message %s not deleted (attempt %d): %s", sid, attempts, exc)

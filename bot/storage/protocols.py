@@ -276,8 +276,8 @@ class PrivacyStore(Protocol):
         the sha256 of their stored photos that nobody else sent (photo store), and the SIDs of their inbound
         messages that had media (Twilio keeps those files: queued in the same transaction for deletion there)."""
 
-    def claim_media_deletions(self, now: datetime, lease_until: datetime, limit: int) -> list[str]:
-        """Message SIDs whose media is due for deletion at Twilio, leased to the caller."""
+    def claim_media_deletions(self, now: datetime, lease_until: datetime, limit: int) -> list[tuple[str, int]]:
+        """(message SID, attempts with this one) whose media is due for deletion at Twilio, leased to the caller."""
 
     def media_deleted(self, message_sid: str) -> None: ...
     def media_deletion_failed(self, message_sid: str, error: str, next_attempt_at: datetime) -> None: ...

@@ -80,14 +80,15 @@ class SqlPrivacy(SqlBase):
             kept = set(s.scalars(select(t.StoredPhoto.sha256).where(t.StoredPhoto.sha256.in_(sent)))) if sent else set()
             return DeletedUser([sha256 for sha256 in sent if sha256 not in kept], media_messages)
 
-    def claim_media_deletions(self, now: datetime, lease_until: datetime, limit: int) -> list[str]:
-        """Message SIDs whose media is due for deletion at Twilio, leased to the caller until `lease_until`."""
+    def claim_media_deletions(self, now: datetime, lease_until: datetime, limit: int) -> list[tuple[str, int]]:
+        """(message SID, attempts with this one) whose media is due for deletion at Twilio, leased to the caller
+        until `lease_until`."""
         with self._tx() as s:
             d = t.MediaDeletion
             rows = s.scalars(select(d).where(d.next_attempt_at <= now).order_by(d.next_attempt_at).limit(limit)).all()
             for row in rows:
                 row.next_attempt_at, row.attempts = lease_until, row.attempts + 1
-            return [row.message_sid for row in rows]
+            return [(row.message_sid, row.attempts) for row in rows]
 
     def media_deleted(self, message_sid: str) -> None:
         with self._tx() as s:
