@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.channel.answers import ack_reply, limit_reply, twiml
 from bot.channel.delivery import Delivery
+from bot.channel.inbound import Inbound, phone_of
 from bot.coach.commands import CONVERSATION_COMMANDS, parse_command, run_command
 from bot.coach.conversation import Conversation
 from bot.ledger import Ledger, LimitHit
@@ -24,7 +24,7 @@ from bot.photos.meal_reply import GAVE_UP
 from bot.photos.media import kind_of
 from bot.settings import BotSettings
 from bot.storage.protocols import BotStore, off_loop
-from bot.storage.records import DONE, FAILED, IGNORED, PENDING, REJECTED, MediaRef, MessageRecord, UserRecord, utcnow
+from bot.storage.records import DONE, FAILED, IGNORED, PENDING, REJECTED, MessageRecord, UserRecord, utcnow
 from bot.storage.replies import queue_reply
 
 log = logging.getLogger(__name__)
@@ -36,40 +36,6 @@ class Answer:
 
     twiml: str
     delivered: tuple[int, ...] = ()
-
-
-class BadWebhook(ValueError):
-    """The form lacks what every Twilio message webhook carries."""
-
-
-@dataclass(frozen=True)
-class Inbound:
-    sid: str
-    from_addr: str
-    to_addr: str
-    body: str
-    media: tuple[MediaRef, ...]
-
-    @classmethod
-    def from_form(cls, form: Mapping[str, str]) -> Inbound:
-        missing = [k for k in ("MessageSid", "From", "To") if not form.get(k)]
-        if missing:
-            raise BadWebhook(f"webhook form lacks {missing}")
-        try:
-            count = int(form.get("NumMedia") or 0)
-        except ValueError as exc:
-            raise BadWebhook(f"NumMedia={form.get('NumMedia')!r} is not a number") from exc
-        media = tuple(
-            MediaRef(form[f"MediaUrl{i}"], form.get(f"MediaContentType{i}", ""))
-            for i in range(min(count, 10))  # Twilio sends at most 10
-            if form.get(f"MediaUrl{i}")
-        )
-        return cls(form["MessageSid"], form["From"], form["To"], form.get("Body", ""), media)
-
-
-def phone_of(address: str) -> str:
-    """'whatsapp:+15550001' and '+15550001' are the same person."""
-    return address.split(":", 1)[1] if address.startswith("whatsapp:") else address
 
 
 class BotService:

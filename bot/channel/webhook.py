@@ -15,7 +15,8 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
-from bot.channel.service import BadWebhook, BotService, Inbound
+from bot.channel.inbound import BadWebhook, Inbound
+from bot.channel.service import BotService
 from bot.settings import WEBHOOK_PATH, BotSettings
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from bot import chat_text
-from bot.channel.service import BadWebhook, BotService, Inbound, phone_of
+from bot.channel.inbound import BadWebhook, Inbound, phone_of
+from bot.channel.service import BotService
 from bot.channel.webhook import signature_ok
 from bot.coach.commands import parse_command
 from bot.devtools.simulate import signed, twilio_form
