@@ -136,13 +136,16 @@ _FILLER = frozenset(
 
 # Where each allergen shows up in USDA descriptions (SR28 names the food first: "Cheese, cheddar").
 _IN_DESCRIPTIONS = {
-    "milk": r"\b(milk|cheese|(?<!peanut )(?<!nut )(?<!sesame )butter|cream|yogurt|whey|casein|dairy)\b",
+    # coconut milk and cream are not milk (coconut stays a tree nut, as "Nuts, coconut ..." says)
+    "milk": r"\b((?<!coconut )milk|cheese|(?<!peanut )(?<!nut )(?<!sesame )butter|(?<!coconut )cream|yogurt|whey|casein|dairy)\b",
     "egg": r"\beggs?\b",
     "fish": r"\b(fish|salmon|tuna|cod|anchov|sardine|tilapia|trout|halibut|mackerel)",
     "crustacean_shellfish": r"\b(crustacean|shrimp|prawn|crab|lobster|crayfish)",
     "tree_nuts": r"\b(nuts?,|almond|walnut|cashew|pecan|pistachio|hazelnut|macadamia)",
     "peanut": r"\bpeanut",
-    "wheat": r"\b(wheat|bread|pasta|flour|couscous|bulgur|spaghetti|macaroni|noodles|tortillas?, .*flour)",
+    # flours and noodles made of something else are not wheat: rice, corn, potato, chickpea, soy; mung-bean cellophane
+    "wheat": r"\b(wheat|bread|pasta|(?<!rice )(?<!corn )(?<!potato )(?<!chickpea )(?<!soy )(?<!acorn )flour|couscous"
+    r"|bulgur|spaghetti|macaroni|(?<!rice )noodles(?!, chinese, cellophane)|tortillas?, .*flour)",
     "soy": r"\b(soy|tofu|edamame|miso|tempeh)",
     "sesame": r"\b(sesame|tahini)",
 }

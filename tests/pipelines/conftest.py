@@ -25,7 +25,8 @@ def project_copy(repo_root: Path) -> Callable[[Path], Path]:
         ).stdout.split("\0")
         for rel in filter(None, listed):
             source = repo_root / rel
-            if (source.is_file() and not rel.startswith(("data/", "models/", "reports/"))) or rel == "data/foods.yaml":
+            kept_data = rel == "data/foods.yaml" or rel.startswith("data/recipes/")  # the hand-kept tables in git
+            if (source.is_file() and not rel.startswith(("data/", "models/", "reports/"))) or kept_data:
                 (dest / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, dest / rel)
         subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
