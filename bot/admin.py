@@ -101,5 +101,137 @@ def dead_letters(
         typer.echo(f"  message {row['message_sid']}  since {row['created_at']:%Y-%m-%d %H:%M}  {row['last_error']}")
 
 
+def _person(store, who: str):
+    """The user `who` names: a database id, or a phone number (E.164, 'whatsapp:' prefix allowed)."""
+    if who.isdigit():
+        try:
+            return store.get_user(int(who))
+        except KeyError:
+            raise fail(f"no user with id {who}") from None
+    phone = who.removeprefix("whatsapp:")
+    user = store.user_by_phone(phone)
+    if user is None:
+        raise fail(f"no user with phone {phone} (expected a database id or an E.164 number such as +15550001)")
+    return user
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.4f}"
+
+
+@app.command()
+def user(
+    who: Annotated[str, typer.Argument(help="the person's database id or phone number")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """A person's tier, subscription, and usage and cost today and this month (their local day and month)."""
+    from bot.billing.changes import Changes
+    from bot.ledger import Ledger, period_keys
+    from bot.storage.records import utcnow
+    from bot.storage.sql.store import SqlStore
+
+    settings = BotSettings()
+    store = SqlStore(database(database_url))
+    try:
+        person, now = _person(store, who), utcnow()
+        sub = store.subscription(person.id)
+        entitled = Changes(settings, store).entitled(sub, now)
+        ledger = Ledger(store, settings)
+        keys = period_keys(now, person.timezone)
+        lines = [f"user {person.id}  tier {person.tier}  timezone {person.timezone}  opted out {person.opted_out}"]
+        if sub is None:
+            lines.append("subscription: none")
+        else:
+            lines.append(
+                f"subscription: {sub.tier} {sub.status}  period ends {sub.current_period_end}  cancel at {sub.cancel_at}"
+                f"  past due since {sub.past_due_since}  customer {sub.stripe_customer_id}"
+                f"  subscription {sub.stripe_subscription_id}"
+                + (f"  comped {sub.comp_tier} ({sub.comp_reason})" if sub.comp_tier else "")
+            )
+        lines.append(
+            f"entitled now: {entitled.tier} ({entitled.why}{f', until {entitled.until}' if entitled.until else ''})"
+        )
+        for period in ("day", "month"):
+            used, cost = store.usage(person.id, period, keys[period]), ledger.costs(person, period, keys[period])
+            counts = "  ".join(f"{name} {used[name]}" for name in USAGE_SHOWN)
+            lines.append(
+                f"{period} {keys[period]}: {counts}  cost {_usd(cost.total_usd)} (AI {_usd(cost.ai_usd)}, vision "
+                f"{_usd(cost.vision_usd)}, messaging {_usd(cost.messaging_usd)})"
+            )
+        lines.append(f"daily cost cap: {_usd(ledger.limits(person).daily_cost_cap_usd)}")
+    finally:
+        store.dispose()
+    typer.echo("\n".join(lines))
+
+
+USAGE_SHOWN = ("messages", "photos", "ai_conversations", "ai_input_tokens", "ai_output_tokens", "meal_plans_generated")
+
+
+@app.command()
+def set_tier(
+    who: Annotated[str, typer.Argument(help="the person's database id or phone number")],
+    tier: Annotated[str, typer.Argument(help="a tier to grant whatever Stripe says (comped), or 'stripe' to end that")],
+    reason: Annotated[str, typer.Option(help="why (kept in the event log)")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Comp a person: grant a tier by hand. Stripe's events keep updating their subscription but never this tier,
+    until `set-tier WHO stripe` hands it back to Stripe. Logged as a `billing` event; the person is told."""
+    from dataclasses import replace
+
+    from bot.billing.changes import Changes
+    from bot.storage.protocols import SubscriptionRecord
+    from bot.storage.records import utcnow
+    from bot.storage.sql.store import SqlStore
+
+    settings = BotSettings()
+    if tier != "stripe" and tier not in settings.tiers:
+        raise fail(f"unknown tier {tier!r}: expected one of {sorted(settings.tiers)} or 'stripe'")
+    store = SqlStore(database(database_url))
+    try:
+        person, now = _person(store, who), utcnow()
+        with store.unit_of_work():
+            sub = store.subscription(person.id) or SubscriptionRecord(person.id, settings.default_tier, "none")
+            comp = (None, None) if tier == "stripe" else (tier, reason)
+            after = replace(sub, comp_tier=comp[0], comp_reason=comp[1])
+            source = {"by": "admin", "reason": reason}
+            key = f"admin-{person.id}-{now:%Y%m%dT%H%M%S}"
+            applied = Changes(settings, store).apply(person, after, now, key, source, send=False)
+    finally:
+        store.dispose()
+    told = "; the person is told" if applied.notices else ""
+    typer.echo(
+        f"user {person.id}: {applied.tier_before} → {applied.tier} ({'by Stripe' if tier == 'stripe' else 'comped'}){told}"
+    )
+
+
+@app.command()
+def over_cap(database_url: DatabaseUrl = None) -> None:
+    """People whose cost today (their local day) has reached their tier's daily cost cap."""
+    from datetime import timedelta
+
+    from bot.ledger import Ledger, period_keys
+    from bot.storage.records import utcnow
+    from bot.storage.sql.store import SqlStore
+
+    settings = BotSettings()
+    store = SqlStore(database(database_url))
+    now = utcnow()
+    try:
+        ledger, found = Ledger(store, settings), []
+        since = (now - timedelta(days=1)).strftime("%Y-%m-%d")  # every timezone's today is on or after it
+        for user_id, day in store.day_usage_keys(since):
+            person = store.get_user(user_id)
+            if day != period_keys(now, person.timezone)["day"]:
+                continue
+            cost, cap = ledger.costs(person, "day", day).total_usd, ledger.limits(person).daily_cost_cap_usd
+            if cost >= cap:
+                found.append(f"  user {person.id}  {person.tier}  {day}  cost {_usd(cost)}  cap {_usd(cap)}")
+    finally:
+        store.dispose()
+    typer.echo(f"over their daily cost cap: {len(found)}")
+    for line in found:
+        typer.echo(line)
+
+
 if __name__ == "__main__":
     app()

@@ -9,6 +9,10 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from bot.billing import links as billing_links
+from bot.billing import webhook as stripe_webhook
+from bot.billing.scheduler import BillingScheduler
+from bot.billing.service import Billing
 from bot.channel.delivery import Delivery
 from bot.channel.media_purge import MediaPurge
 from bot.channel.messenger import Messenger
@@ -23,6 +27,10 @@ from bot.ledger import Ledger
 from bot.photos.analysis_client import AnalysisClient
 from bot.photos.meal_analysis import MealAnalyser
 from bot.photos.media import MediaFetcher
+from bot.plans.catalogue import RecipeCatalogue
+from bot.plans.grocery import GroceryLinks
+from bot.plans.redirect import router as short_links
+from bot.plans.service import PlanService
 from bot.settings import BotSettings
 from bot.storage.photo_store import make_photo_store
 from bot.storage.protocols import off_loop
@@ -77,12 +85,20 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         tables = TableSource(settings.nutrition_dir)
         coach = await off_loop(make_coach, settings, ledger)
         ask_back = AskBack(store, tables, settings)
-        conversation = Conversation(store, Advisor(coach, tables), tables, ask_back, photos)
+        catalogue = RecipeCatalogue(settings.recipes_dir, tables)
+        plans = PlanService(store, ledger, settings, catalogue, GroceryLinks(store, settings))
+        billing = Billing.create(settings, store, delivery)
+        if billing.gateway is None:
+            log.warning("BOT_STRIPE_SECRET_KEY is not set: billing is off (upgrade says payments are not set up)")
+        conversation = Conversation(store, Advisor(coach, tables), tables, ask_back, photos, plans, billing.commands)
         analyser = MealAnalyser(settings, store, ledger, media, analysis, ask_back, photos)
         service = BotService(settings, store, ledger, analyser, delivery, conversation)
         worker = RetryWorker(service, delivery, settings.retry_poll_s, MediaPurge(settings, store, messenger))
         app.state.settings, app.state.store, app.state.service, app.state.worker = settings, store, service, worker
+        billing_check = BillingScheduler(billing, settings.billing_check_s)
+        app.state.billing = billing
         worker.start()
+        billing_check.start()
         log.info(
             "bot ready: public %s, serving %s, database %s",
             settings.webhook_url,
@@ -92,6 +108,7 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await billing_check.stop()
             await worker.stop()
             await service.drain(timeout_s=settings.reply_budget_s)
             await http.aclose()
@@ -102,6 +119,9 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         title="plate-coach bot", lifespan=lifespan, openapi_url="/openapi.json" if settings.api_docs else None
     )
     app.include_router(router)
+    app.include_router(short_links)  # /r/{id}: grocery links, each click recorded
+    app.include_router(stripe_webhook.router)  # POST /stripe/webhook, GET /billing/return
+    app.include_router(billing_links.router)  # /billing/checkout, /billing/portal: our signed links to Stripe
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

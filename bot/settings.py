@@ -21,6 +21,11 @@ class TierLimits(BaseModel):
     messages_per_day: int = Field(ge=0)
     messages_per_hour: int = Field(ge=0, description="the rate limit")
     ai_tokens_per_month: int = Field(ge=0, description="for the coach (counted, not yet spent by the bot)")
+    meal_plans_per_month: int = Field(1, ge=0)
+    calendar_syncs_per_month: int = Field(0, ge=0)
+    daily_cost_cap_usd: float = Field(
+        0.50, ge=0, description="what one person may cost us a day (AI, vision, messaging); past it, no AI or photos"
+    )
     pitch: str
 
 
@@ -31,6 +36,9 @@ DEFAULT_TIERS: dict[str, TierLimits] = {
         messages_per_day=40,
         messages_per_hour=20,
         ai_tokens_per_month=20_000,
+        meal_plans_per_month=1,
+        calendar_syncs_per_month=0,
+        daily_cost_cap_usd=0.50,
         pitch="3 meal photos a day",
     ),
     "standard": TierLimits(
@@ -39,6 +47,9 @@ DEFAULT_TIERS: dict[str, TierLimits] = {
         messages_per_day=200,
         messages_per_hour=60,
         ai_tokens_per_month=300_000,
+        meal_plans_per_month=4,
+        calendar_syncs_per_month=4,
+        daily_cost_cap_usd=2.00,
         pitch="15 meal photos a day and a weekly meal plan",
     ),
     "premium": TierLimits(
@@ -47,6 +58,9 @@ DEFAULT_TIERS: dict[str, TierLimits] = {
         messages_per_day=1000,
         messages_per_hour=120,
         ai_tokens_per_month=2_000_000,
+        meal_plans_per_month=31,
+        calendar_syncs_per_month=31,
+        daily_cost_cap_usd=10.00,
         pitch="60 meal photos a day, daily coaching and meal plans with shopping lists",
     ),
 }
@@ -165,6 +179,44 @@ class BotSettings(BaseSettings):
         3, ge=1, description="other people's labels name a food only once this many people agree on it"
     )
 
+    # Meal plans and grocery links (bot/plans). Short links are `{public_url}/r/{id}`.
+    recipes_dir: Path = Field(
+        Path("data/recipes"), description="the recipe catalogue (*.yaml) and its prices.csv, for meal plans"
+    )
+    instacart_api_key: SecretStr = Field(
+        SecretStr(""), description="Instacart Developer Platform API key; empty: no Instacart links"
+    )
+    instacart_base_url: str = Field(
+        "https://connect.instacart.com", description="https://connect.dev.instacart.tools for a development key"
+    )
+    instacart_timeout_s: float = Field(5.0, gt=0, description="a slower products_link call: the list goes without it")
+    amazon_fresh_tag: str = Field("", description="Amazon Associates tag for Amazon Fresh links; empty: no link")
+
+    # --- billing (Stripe): bot/billing. An empty secret key turns billing off ("upgrade" says so). ---
+    stripe_secret_key: SecretStr = Field(SecretStr(""), description="sk_live_... / sk_test_...; empty: billing off")
+    stripe_webhook_secret: SecretStr = Field(
+        SecretStr(""), description="the webhook endpoint's signing secret (whsec_...) for POST /stripe/webhook"
+    )
+    stripe_webhook_tolerance_s: int = Field(300, gt=0, description="a signature older than this is refused")
+    stripe_api_base: str | None = Field(None, description="replaces https://api.stripe.com (a local stand-in)")
+    stripe_timeout_s: float = Field(10.0, gt=0)
+    stripe_price_ids: dict[str, str] = Field(
+        default_factory=dict,
+        description='the Stripe price of each paid tier, as JSON: BOT_STRIPE_PRICE_IDS=\'{"standard": "price_..."}\'',
+    )
+    billing_reference_key: SecretStr = Field(
+        SecretStr(""),
+        description="HMAC key of the opaque person id sent to Stripe (client_reference_id); default: the secret key",
+    )
+    checkout_success_url: str | None = Field(None, description="after paying; default: {public_url}/billing/return")
+    checkout_cancel_url: str | None = Field(None, description="after giving up; default: {public_url}/billing/return")
+    billing_link_ttl_s: float = Field(24 * 3600.0, gt=0, description="our Checkout / Portal links expire after this")
+    past_due_grace_days: float = Field(3.0, ge=0, description="a failed payment keeps the paid tier this long")
+    billing_check_s: float = Field(60.0, gt=0, description="how often expired periods and graces are downgraded")
+    vision_cost_usd_per_photo: float = Field(0.0005, ge=0, description="our own compute for one photo analysed")
+    twilio_cost_usd_per_message: float = Field(0.005, ge=0, description="what Twilio charges per reply sent")
+    # --- end of billing ---
+
     @field_validator("public_url", "serving_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
@@ -183,6 +235,9 @@ class BotSettings(BaseSettings):
     def _consistent(self) -> BotSettings:
         if self.default_tier not in self.tiers:
             raise ValueError(f"default_tier {self.default_tier!r} is not one of the tiers {sorted(self.tiers)}")
+        unknown = set(self.stripe_price_ids) - set(self.tiers)
+        if unknown:
+            raise ValueError(f"stripe_price_ids names tiers {sorted(unknown)} that are not among {sorted(self.tiers)}")
         if self.reply_budget_s >= TWILIO_GIVES_UP_S - 1:
             raise ValueError(
                 f"reply_budget_s={self.reply_budget_s} leaves no margin before Twilio gives up at {TWILIO_GIVES_UP_S:.0f} s"

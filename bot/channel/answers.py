@@ -30,6 +30,8 @@ def limit_reply(hit: LimitHit, upgrades: Sequence[tuple[str, TierLimits]], upgra
         text = f"You're sending messages faster than I can keep up ({hit.limit} an hour). Please wait a little."
     elif hit.what == "messages":
         text = f"You've reached the {hit.limit} messages your {hit.tier} plan allows {when}."
+    elif hit.what == "cost":  # the daily cost cap (its limit is in cents: not a number to show people)
+        text = f"You've reached {when}'s usage allowance of your {hit.tier} plan."
     elif hit.remaining:
         text = f"You have {hit.remaining} photo analyses left {when}; please send fewer photos at once."
     else:

@@ -176,7 +176,10 @@ class BotService:
         self.store.add_event("limited", now, message.sid, user.id, detail=detail)
         if not self.ledger.first_notice(user, now):
             return self._queued(message, REJECTED, None)
-        reply = limit_reply(hit, self.ledger.upgrade_options(user), self.settings.upgrade_url)
+        upgrades, url, billing = self.ledger.upgrade_options(user), self.settings.upgrade_url, self.conversation.billing
+        if upgrades and billing is not None:  # with payments on, the nudge is the person's own link to Checkout
+            url = billing.checkout_link(user, upgrades[0][0], now) or url
+        reply = limit_reply(hit, upgrades, url)
         return self._queued(message, REJECTED, reply)
 
     def _text(self, message: MessageRecord, user: UserRecord) -> Outcome:

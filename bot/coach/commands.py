@@ -46,6 +46,9 @@ COMMANDS = (  # in the order the help text lists them
     ),
     Command("goal", "goal lose weight"),  # "goal: lose weight", read with its argument
     Command("allergy", "allergic to peanuts"),  # "I'm allergic to peanuts", likewise
+    # read by bot.plans.intents (before these commands): listed here for the help text only
+    Command("plan", "plan my week"),
+    Command("shopping_list", "shopping list"),
     Command(
         "export",
         "export my data",
@@ -65,12 +68,38 @@ COMMANDS = (  # in the order the help text lists them
             "delete me",
         ),
     ),
+    # billing (bot.billing): "cancel" alone is not one of them (it answers the delete question)
+    Command(
+        "upgrade",
+        "upgrade",
+        phrases=("upgrade", "upgrade my plan", "upgrade plan", "plans", "pricing", "prices", "go premium"),
+    ),  # "upgrade to premium", read with its argument
+    Command(
+        "billing",
+        "billing",
+        phrases=(
+            "billing",
+            "manage subscription",
+            "manage my subscription",
+            "my subscription",
+            "subscription",
+            "update my card",
+            "update card",
+            "payment method",
+        ),
+    ),
+    Command(
+        "cancel_subscription",
+        "cancel subscription",
+        phrases=("cancel subscription", "cancel my subscription", "end my subscription", "stop my subscription"),
+    ),
     Command("stop", "stop", words=("stop", "unsubscribe"), by_channel=True),
     Command("start", None, words=("start", "unstop"), by_channel=True),
     Command("help", "help", words=("help", "?", "menu"), phrases=("commands", "what can you do", "how does this work")),
 )
 
 CONVERSATION_COMMANDS = frozenset(c.name for c in COMMANDS if not c.by_channel)
+BILLING_COMMANDS = ("upgrade", "billing", "cancel_subscription")  # answered by the billing wing
 _BY_WORD = {word: c.name for c in COMMANDS for word in c.words}
 _BY_PHRASE = {phrase: c.name for c in COMMANDS if not c.by_channel for phrase in (*c.words, *c.phrases)}
 
@@ -82,6 +111,7 @@ HELP = (
 )
 
 _GOAL = re.compile(r"^(?:my\s+)?(?P<word>[a-z]+)\s*(?:is|:|=)?\s+(?P<arg>.+)$")
+_UPGRADE = re.compile(r"^(?:upgrade|subscribe|switch)\s+(?:me\s+)?(?:to\s+)?(?:the\s+)?(?P<arg>[a-z]+)(?:\s+plan)?$")
 _ALLERGY = re.compile(r"^(?:i'?m\s+|i\s+am\s+|im\s+)?(?:also\s+)?(?P<word>[a-z]+)(?:\s+(?:to|of))?\s*:?\s+(?P<arg>.+)$")
 
 
@@ -114,6 +144,8 @@ def classify(text: str) -> Intent | None:
         return None
     if plain in _BY_PHRASE:
         return Intent(_BY_PHRASE[plain])
+    if (m := _UPGRADE.match(plain)) and m["arg"] not in ("my", "plan"):
+        return Intent("upgrade", m["arg"])
     if (m := _GOAL.match(raw.rstrip(".!"))) and _close(m["word"], "goal", 0.74):
         return Intent("goal", m["arg"].strip())
     if (m := _ALLERGY.match(raw.rstrip(".!"))) and any(
@@ -121,7 +153,8 @@ def classify(text: str) -> Intent | None:
     ):
         return Intent("allergy", m["arg"].strip())
     if len(plain.split()) <= 4 and len(plain) >= 4:
-        close = difflib.get_close_matches(plain, _BY_PHRASE, n=1, cutoff=0.8)
+        # a typo rarely hits the first letter, while a food often looks like a command without it ("rice", "prices")
+        close = difflib.get_close_matches(plain, [p for p in _BY_PHRASE if p[0] == plain[0]], n=1, cutoff=0.8)
         if close:
             return Intent(_BY_PHRASE[close[0]])
     return None

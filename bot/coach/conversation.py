@@ -1,8 +1,8 @@
 """One text message → one reply: commands, answers to our questions, corrections, typed meals, onboarding.
 
-Order matters: a pending "delete?" first, then commands, then the question we asked (which food, how much,
-what the unknown food in a photo was, allergies, goal, a profile fact), then corrections of the last meal,
-then meals. Blocking: run off the loop.
+Order matters: a pending "delete?" first, then meal plans (`bot.plans`), then commands, then the question we asked
+(which food, how much, what the unknown food in a photo was, allergies, goal, a profile fact), then corrections of
+the last meal, then meals. Blocking: run off the loop.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from bot.chat_text import MAX_CHARS, day_line, fit, is_whatsapp
 from bot.coach import wording as text
 from bot.coach.advisor import Advisor, TableSource, targets_of
-from bot.coach.commands import Intent, classify, run_command
+from bot.coach.commands import BILLING_COMMANDS, Intent, classify, run_command
 from bot.coach.fix_last_meal import CorrectionError, apply_correction
 from bot.coach.forget import HOW_TO_CONFIRM, Forgetter, confirmation
 from bot.coach.typed_meals import TypedMeals
@@ -44,6 +45,24 @@ class Turn:
     deleted: bool = False
 
 
+class Plans(Protocol):
+    """The meal-plan wing as the conversation calls it (`bot.plans.service.PlanService`, a wing above this one)."""
+
+    def classify(self, body: str): ...
+    def handle(self, user: UserRecord, profile: ProfileRecord, intent, now: datetime, whatsapp: bool):
+        """A reply with `messages` and `intent`, or None when the message is not about plans after all."""
+
+
+class BillingReplies(Protocol):
+    """Billing as the conversation calls it (`bot.billing.commands.BillingCommands`, a wing above this one)."""
+
+    def reply(self, command: str, user: UserRecord, arg: str, now: datetime) -> str:
+        """The answer to one of `BILLING_COMMANDS` (upgrade, billing, cancel_subscription)."""
+
+    def checkout_link(self, user: UserRecord, tier: str, now: datetime) -> str | None:
+        """Our signed link to Checkout for `tier`, for the limit nudge; None when billing is off or `tier` unpriced."""
+
+
 class Conversation:
     def __init__(
         self,
@@ -52,8 +71,12 @@ class Conversation:
         tables: TableSource,
         ask_back: AskBack | None = None,
         photos: PhotoStore | None = None,
+        plans: Plans | None = None,
+        billing: BillingReplies | None = None,
     ):
         self.store = store
+        self.plans = plans
+        self.billing = billing
         self.advisor = advisor
         self.tables = tables
         self.meals = TypedMeals(store, tables)
@@ -72,6 +95,12 @@ class Conversation:
                 return Turn((HOW_TO_CONFIRM,), "delete_ask_again")
             self.store.update_profile(user.id, now, asking=None)
             return Turn((text.KEPT,), "delete_cancelled")
+        # meal plans ("plan my week", "day 2", "no fish", "i have rice"...) before the commands and meals
+        plan_intent = self.plans.classify(body) if self.plans else None
+        if plan_intent is not None:
+            planned = self.plans.handle(user, profile, plan_intent, now, is_whatsapp(message.from_addr))
+            if planned is not None:
+                return Turn(planned.messages, planned.intent)
         intent = classify(body)
         if intent is not None:
             return self._command(user, profile, intent, now)
@@ -107,6 +136,9 @@ class Conversation:
     # commands
     def _command(self, user: UserRecord, profile: ProfileRecord, intent: Intent, now: datetime) -> Turn:
         name = intent.name
+        if name in BILLING_COMMANDS:
+            reply = self.billing.reply(name, user, intent.arg, now) if self.billing else text.PAYMENTS_OFF
+            return Turn((reply,), name)
         if name in ("help", "undo"):
             return Turn((run_command(name, self.store, user, now),), name)
         if name == "today":

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.chat_text import bold, day_line, fit
+from bot.settings import TierLimits
 from bot.storage.records import DayTotals, ItemRecord, ProfileRecord
 from nutrition.allergens import LABELS, TOP9
 from nutrition.meal_text import LoggedFood, Question
@@ -136,3 +137,19 @@ def profile_text(profile: ProfileRecord, targets: DailyTargets) -> str:
 def targets_text(targets: DailyTargets) -> str:
     text = target_line(targets) + "\n" + targets.note.replace("×", "x").replace("−", "-")
     return fit(text)
+
+
+# billing: the upgrade nudge lists only what a tier really gives (photos, meal plans)
+PAYMENTS_OFF = "Payments aren't set up yet, so plans can't be bought here."
+
+
+def tier_gives(limits: TierLimits) -> str:
+    """What a tier gives, in words."""
+    plans = f"{limits.meal_plans_per_month} meal plan{'s' if limits.meal_plans_per_month != 1 else ''} a month"
+    return f"{limits.photos_per_day} meal photos a day and {plans}"
+
+
+def upgrade_nudge(offers: Sequence[tuple[str, TierLimits, str]]) -> str:
+    """The plans to upgrade to, each with its Checkout link: `offers` of (tier name, TierLimits, url)."""
+    lines = [f"{name.capitalize()}: {tier_gives(limits)}. Subscribe: {url}" for name, limits, url in offers]
+    return fit("\n".join(["Upgrade your plan:", *lines]))

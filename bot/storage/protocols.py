@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Protocol, TypeVar
@@ -30,7 +31,10 @@ from bot.storage.records import (
     MessageRecord,
     OutboundRecord,
     PhotoQuestion,
+    PlanRating,
+    PlanRecord,
     ProfileRecord,
+    ShortLink,
     UserRecord,
 )
 
@@ -285,6 +289,40 @@ class PrivacyStore(Protocol):
         """Deletions at Twilio still outstanding."""
 
 
+class PlanStore(Protocol):
+    """Meal plans per person per local week, what each person wants of them, ratings of planned meals, our grocery
+    short links (`/r/{id}`)."""
+
+    def meal_preferences(self, user_id: int) -> dict:
+        """{dislikes, cuisines, max_spice, max_minutes, budget}, as far as known ({} when nothing is)."""
+
+    def set_meal_preferences(self, user_id: int, values: dict, now: datetime) -> dict: ...
+    def save_plan(
+        self, user_id: int, week_start: str, start_day: str, plan: dict, request: dict, now: datetime
+    ) -> PlanRecord:
+        """Store the person's plan for the week of `week_start`, replacing one made earlier that week."""
+
+    def update_plan(self, plan_id: int, now: datetime, **values) -> PlanRecord:
+        """Change some of plan, request, have, shown."""
+
+    def latest_plan(self, user_id: int) -> PlanRecord | None:
+        """The plan that starts latest."""
+
+    def add_plan_rating(
+        self, user_id: int, plan_id: int, day_index: int, slot: str, recipe_id: str, rating: int, now: datetime
+    ) -> None: ...
+    def plan_ratings(self, user_id: int) -> list[PlanRating]: ...
+    def short_link(self, user_id: int, plan_id: int, provider: str, basis: str) -> ShortLink | None:
+        """The link made before for this very list (`basis`), if any."""
+
+    def add_short_link(
+        self, user_id: int, plan_id: int, provider: str, target: str, basis: str, now: datetime
+    ) -> ShortLink:
+        """A new link with an unguessable id to `target`."""
+
+    def get_short_link(self, link_id: str) -> ShortLink | None: ...
+
+
 class BotStore(
     SchemaStore,
     PeopleStore,
@@ -299,6 +337,64 @@ class BotStore(
     OutboxStore,
     EventStore,
     PrivacyStore,
+    PlanStore,
     Protocol,
 ):
     """Everything the bot persists."""
+
+
+@dataclass(frozen=True)
+class SubscriptionRecord:
+    """A person's subscription as last applied (`bot.billing`): the tier paid for and Stripe's state.
+    Times are naive UTC; `cancel_at`: when the paid tier ends if nothing changes (a cancellation at period end)."""
+
+    user_id: int
+    tier: str
+    status: str
+    current_period_start: datetime | None = None
+    current_period_end: datetime | None = None
+    cancel_at_period_end: bool = False
+    cancel_at: datetime | None = None
+    stripe_customer_id: str | None = None
+    stripe_subscription_id: str | None = None
+    last_event_created: int = 0
+    past_due_since: datetime | None = None
+    comp_tier: str | None = None  # set by hand (`bot.admin set-tier`): granted whatever Stripe says
+    comp_reason: str | None = None
+
+
+class BillingStore(Protocol):
+    """Subscriptions, the Stripe events applied, and what billing reads of the rest (addresses, replies sent)."""
+
+    def subscription(self, user_id: int) -> SubscriptionRecord | None: ...
+    def subscription_by_customer(self, customer_id: str) -> SubscriptionRecord | None: ...
+    def save_subscription(self, record: SubscriptionRecord, now: datetime) -> None:
+        """Insert or replace the person's subscription row."""
+
+    def add_stripe_event(self, event_id: str, event_type: str, now: datetime) -> bool:
+        """Note a Stripe event as applied; False when it was before (call it in the unit of work of its change)."""
+
+    def stripe_event_seen(self, event_id: str) -> bool: ...
+    def subscriptions_to_check(self, now: datetime, past_due_before: datetime) -> list[SubscriptionRecord]:
+        """Paid tiers still granted (not comped) whose cancellation time has come, or past due since before
+        `past_due_before`: the scheduled check downgrades them."""
+
+    def user_by_phone(self, phone: str) -> UserRecord | None: ...
+    def last_address(self, user_id: int) -> tuple[str, str] | None:
+        """(their address, our number) of the person's latest message: where a notice goes."""
+
+    def replies_sent(self, user_id: int, since: datetime, until: datetime) -> int:
+        """Messages delivered to the person (TwiML or REST) created in [since, until): what Twilio bills."""
+
+    def day_usage_keys(self, since_key: str) -> list[tuple[int, str]]:
+        """(user id, day) of every day usage row from `since_key` on (the admin's over-cap list)."""
+
+    def claim_stripe_cancellations(self, now: datetime, lease_until: datetime, limit: int) -> list[tuple[str, int]]:
+        """(Stripe subscription id, attempts with this one) of deleted people, due to be cancelled at Stripe."""
+
+    def stripe_cancelled(self, subscription_id: str) -> None: ...
+    def stripe_cancellation_failed(self, subscription_id: str, error: str, next_attempt_at: datetime) -> None: ...
+
+
+class BillingBotStore(BotStore, BillingStore, Protocol):
+    """What the billing wing persists and reads: everything."""

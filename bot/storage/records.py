@@ -218,3 +218,51 @@ PENDING, DONE, REJECTED, FAILED, IGNORED = "pending", "done", "rejected", "faile
 def utcnow() -> datetime:
     """Naive UTC: what every stored time is."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """A person's meal plan for one local week (`week_start`: its Monday); day 0 is `start_day`.
+
+    `plan`: `nutrition.planning.planner.Plan.to_dict()`; `request`: what it was asked with (days, slots, leftovers,
+    budget, skip, avoid), so an edit re-plans with the same; `have`: items the person has (off the shopping list);
+    `shown`: the meal they last looked at {day, slot}, which a bare rating is for."""
+
+    id: int
+    user_id: int
+    week_start: str
+    start_day: str
+    plan: dict
+    request: dict
+    have: tuple[str, ...]
+    shown: dict | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PlanRating:
+    """A person's rating (1-5) of a planned meal, kept for personalization."""
+
+    id: int
+    user_id: int
+    plan_id: int
+    day_index: int
+    slot: str
+    recipe_id: str
+    rating: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ShortLink:
+    """Our redirect `/r/{id}` to a provider's page (a grocery cart); `basis`: digest of what the page holds, so
+    the same list reuses its link."""
+
+    id: str
+    user_id: int
+    plan_id: int
+    provider: str
+    target: str
+    basis: str
+    created_at: datetime

@@ -16,6 +16,7 @@ from PIL import Image
 
 from bot.devtools.simulate import new_sid, reply_texts, signed, twilio_form
 from bot.devtools.standins import ModelServerStandIn, ServerThread, TwilioStandIn
+from bot.devtools.stripe_standin import StripeStandIn, webhook_request
 from bot.settings import WEBHOOK_PATH, BotSettings
 from bot.storage.sql.store import SqlStore
 
@@ -35,7 +36,7 @@ def jpeg_bytes(size: tuple[int, int] = (64, 48), color: str = "red") -> bytes:
 
 @dataclass
 class Running:
-    standin: ModelServerStandIn | TwilioStandIn
+    standin: ModelServerStandIn | TwilioStandIn | StripeStandIn
     server: ServerThread
 
     @property
@@ -179,3 +180,62 @@ def make_bot(model_server, start_bot):
 @pytest.fixture
 def bot(make_bot) -> BotHarness:
     return make_bot()
+
+
+# --- billing: a LOCAL STAND-IN of the Stripe API, and the bot with billing on (tests/bot/test_billing*.py)
+STRIPE_KEY = "sk_test_" + "5" * 24
+STRIPE_WEBHOOK_SECRET = "whsec_test_0123456789abcdef"
+STRIPE_PRICES = {"standard": "price_standard_test", "premium": "price_premium_test"}
+
+
+@dataclass
+class BillingHarness:
+    bot: BotHarness
+    stripe: StripeStandIn
+
+    def deliver(self, event: dict, secret: str = STRIPE_WEBHOOK_SECRET, timestamp: int | None = None) -> httpx.Response:
+        """POST `event` to the bot's Stripe webhook, signed as Stripe signs it."""
+        body, headers = webhook_request(event, secret, timestamp)
+        return httpx.post(self.bot.server.url + "/stripe/webhook", content=body, headers=headers, trust_env=False)
+
+    def deliver_all(self, events: list[dict]) -> list[str]:
+        """Deliver each (asserting a 200); the results ('applied', 'duplicate', 'stale'...)."""
+        results = []
+        for event in events:
+            response = self.deliver(event)
+            assert response.status_code == 200, response.text
+            results.append(response.json()["result"])
+        return results
+
+    def open_link(self, url: str) -> httpx.Response:
+        """Open one of our billing links as the person's browser would (the public URL is this server)."""
+        return httpx.get(url.replace(PUBLIC_URL, self.bot.server.url), follow_redirects=True, trust_env=False)
+
+    def tier(self, phone: str = ALICE) -> str:
+        return self.bot.store.get_or_create_user(phone, "free", "UTC").tier
+
+
+@pytest.fixture
+def stripe_api():
+    standin = StripeStandIn(STRIPE_KEY, tuple(STRIPE_PRICES.values()))
+    server = ServerThread(standin.app()).start()
+    standin.base_url = server.url
+    yield Running(standin, server)
+    server.stop()
+
+
+@pytest.fixture
+def billing_bot(make_bot, stripe_api):
+    """`billing_bot(**settings)`: `make_bot` with billing on, against the Stripe stand-in."""
+
+    def start(**overrides) -> BillingHarness:
+        values = dict(
+            stripe_secret_key=STRIPE_KEY,
+            stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+            stripe_api_base=stripe_api.url,
+            stripe_price_ids=STRIPE_PRICES,
+            billing_check_s=0.05,
+        )
+        return BillingHarness(make_bot(**{**values, **overrides}), stripe_api.standin)
+
+    return start

@@ -91,8 +91,8 @@ def test_an_answer_naming_no_known_food_offers_the_tables_matches(ask_bot):
     bot = ask_bot()
     bot.model.standin.items = (standin_unknown_item(("pizza", 0.4), grams=150),)
     bot.send_photo()
-    (unknown,) = bot.send("it's pork")
-    assert unknown.startswith('I don\'t know "pork"; try a common name') and "(1) pizza" in unknown
+    (unknown,) = bot.send("it's kangaroo")
+    assert unknown.startswith('I don\'t know "kangaroo"; try a common name') and "(1) pizza" in unknown
     (which,) = bot.send("it was couscous")
     assert which.startswith('Which "couscous" do you mean?') and "(1) couscous, cooked, (2) couscous, dry" in which
     (answer,) = bot.send("1")

@@ -18,6 +18,16 @@ def _ready(value):
     return iso(value)
 
 
+def _cancel_at_stripe(s, user_id: int, now: datetime) -> None:
+    """A live Stripe subscription of a deleted person is queued for cancellation at Stripe (the billing worker does
+    it): only its id stays with us until then, nothing that names the person."""
+    sub = s.get(t.Subscription, user_id)
+    live = sub is not None and sub.stripe_subscription_id and sub.status not in ("canceled", "incomplete_expired")
+    if live and s.get(t.StripeCancellation, sub.stripe_subscription_id) is None:
+        subscription_id = sub.stripe_subscription_id
+        s.add(t.StripeCancellation(stripe_subscription_id=subscription_id, created_at=now, next_attempt_at=now))
+
+
 class SqlPrivacy(SqlBase):
     def export_user(self, user_id: int) -> dict:
         def rows(s, model, *where) -> list[dict]:
@@ -28,6 +38,7 @@ class SqlPrivacy(SqlBase):
 
         with self._tx() as s:
             sids = select(t.Message.message_sid).where(t.Message.user_id == user_id)
+            theirs = or_(t.Outbound.message_sid.in_(sids), t.Outbound.user_id == user_id)  # billing notices: no message
             meals = rows(s, t.Meal, t.Meal.user_id == user_id)
             for meal in meals:
                 meal["items"] = rows(s, t.MealItem, t.MealItem.meal_id == meal["id"])
@@ -38,12 +49,17 @@ class SqlPrivacy(SqlBase):
                 "meals": meals,
                 "daily_totals": rows(s, t.DailyTotal, t.DailyTotal.user_id == user_id),
                 "usage": rows(s, t.Usage, t.Usage.user_id == user_id),
-                "replies_sent": rows(s, t.Outbound, t.Outbound.message_sid.in_(sids)),
+                "replies_sent": rows(s, t.Outbound, theirs),
                 "corrections": rows(s, t.LabelledExample, t.LabelledExample.user_id == user_id),
                 "pending_question": rows(s, t.Clarification, t.Clarification.user_id == user_id),
                 "photo_questions": rows(s, t.PhotoQuestion, t.PhotoQuestion.user_id == user_id),
                 "labelled_crops": rows(s, t.LabelledCrop, t.LabelledCrop.user_id == user_id),
                 "stored_photos": rows(s, t.StoredPhoto, t.StoredPhoto.user_id == user_id),
+                "meal_preferences": rows(s, t.MealPreferences, t.MealPreferences.user_id == user_id),
+                "meal_plans": rows(s, t.MealPlan, t.MealPlan.user_id == user_id),
+                "plan_ratings": rows(s, t.PlanRating, t.PlanRating.user_id == user_id),
+                "short_links": rows(s, t.ShortLink, t.ShortLink.user_id == user_id),
+                "subscription": rows(s, t.Subscription, t.Subscription.user_id == user_id),
                 # events about their messages (delivery's) carry the message SID and no user id
                 "events": rows(s, t.Event, or_(t.Event.user_id == user_id, t.Event.message_sid.in_(sids))),
             }
@@ -59,7 +75,8 @@ class SqlPrivacy(SqlBase):
                     s.add(t.MediaDeletion(message_sid=sid, created_at=now, next_attempt_at=now, attempts=0))
             sids = select(t.Message.message_sid).where(t.Message.user_id == user_id)
             meal_ids = select(t.Meal.id).where(t.Meal.user_id == user_id)
-            s.execute(delete(t.Outbound).where(t.Outbound.message_sid.in_(sids)))
+            _cancel_at_stripe(s, user_id, now)
+            s.execute(delete(t.Outbound).where(or_(t.Outbound.message_sid.in_(sids), t.Outbound.user_id == user_id)))
             s.execute(delete(t.Event).where(t.Event.message_sid.in_(sids)))
             for statement in (
                 delete(t.MealItem).where(t.MealItem.meal_id.in_(meal_ids)),
@@ -72,6 +89,11 @@ class SqlPrivacy(SqlBase):
                 delete(t.PhotoQuestion).where(t.PhotoQuestion.user_id == user_id),
                 delete(t.LabelledCrop).where(t.LabelledCrop.user_id == user_id),
                 delete(t.StoredPhoto).where(t.StoredPhoto.user_id == user_id),
+                delete(t.ShortLink).where(t.ShortLink.user_id == user_id),
+                delete(t.PlanRating).where(t.PlanRating.user_id == user_id),
+                delete(t.MealPlan).where(t.MealPlan.user_id == user_id),
+                delete(t.MealPreferences).where(t.MealPreferences.user_id == user_id),
+                delete(t.Subscription).where(t.Subscription.user_id == user_id),
                 delete(t.Profile).where(t.Profile.user_id == user_id),
                 delete(t.Event).where(t.Event.user_id == user_id),
                 delete(t.User).where(t.User.id == user_id),

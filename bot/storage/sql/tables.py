@@ -131,6 +131,10 @@ class Usage(Base):
     ai_output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     ai_cost_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0, doc="integer so concurrent adds are exact")
     limit_notices: Mapped[int] = mapped_column(Integer, default=0)
+    # counters of revision 0004 have server defaults only: code inserting a row into an older schema still works
+    ai_conversations: Mapped[int] = mapped_column(Integer, server_default="0", doc="coach answers that called the LLM")
+    meal_plans_generated: Mapped[int] = mapped_column(Integer, server_default="0")
+    calendar_syncs: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class Outbound(Base):
@@ -282,6 +286,111 @@ class MediaDeletion(Base):
     __tablename__ = "media_deletions"
 
     message_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Subscription(Base):
+    """A person's Stripe subscription as we last applied it (one per person); `users.tier` is what it entitles to.
+
+    `comp_tier`: a tier set by hand (`bot.admin set-tier`); Stripe events still update the rest, never it."""
+
+    __tablename__ = "subscriptions"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(16), doc="the plan paid for at Stripe")
+    status: Mapped[str] = mapped_column(String(24), doc="Stripe's: active, trialing, past_due, canceled, ...")
+    current_period_start: Mapped[datetime | None] = mapped_column(DateTime)
+    current_period_end: Mapped[datetime | None] = mapped_column(DateTime)
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancel_at: Mapped[datetime | None] = mapped_column(DateTime, index=True, doc="the paid tier ends then")
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    last_event_created: Mapped[int] = mapped_column(BigInteger, default=0, doc="Unix time of the newest event applied")
+    past_due_since: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    comp_tier: Mapped[str | None] = mapped_column(String(16), doc="set by hand (comped): granted whatever Stripe says")
+    comp_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class StripeEvent(Base):
+    """A Stripe event applied: inserted in the transaction of its change, so a redelivery changes nothing."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True, doc="Stripe's evt_... id")
+    type: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class MealPreferences(Base):
+    """What a person wants of their meal plans: {dislikes, cuisines, max_spice, max_minutes, budget}; read only
+    through bot.plans.preferences (the personalization work fills it too)."""
+
+    __tablename__ = "meal_preferences"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    values: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class MealPlan(Base):
+    """A person's meal plan for one local week (`week_start`: its Monday); a new plan that week replaces it."""
+
+    __tablename__ = "meal_plans"
+    __table_args__ = (UniqueConstraint("user_id", "week_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    week_start: Mapped[str] = mapped_column(String(10))
+    start_day: Mapped[str] = mapped_column(String(10), doc="the local day of the plan's day 0")
+    plan: Mapped[dict] = mapped_column(JSON, doc="nutrition.planning.planner.Plan.to_dict()")
+    request: Mapped[dict] = mapped_column(JSON, doc="days, slots, leftovers, budget, skip, avoid")
+    have: Mapped[list] = mapped_column(JSON, default=list, doc="items the person has: off the shopping list")
+    shown: Mapped[dict | None] = mapped_column(JSON, doc="{day, slot} of the meal last looked at")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PlanRating(Base):
+    """A person's 1-5 rating of a planned meal, for personalization."""
+
+    __tablename__ = "plan_ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("meal_plans.id"), index=True)
+    day_index: Mapped[int] = mapped_column(Integer)
+    slot: Mapped[str] = mapped_column(String(16))
+    recipe_id: Mapped[str] = mapped_column(String(64), index=True)
+    rating: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ShortLink(Base):
+    """Our redirect `/r/{id}` (an unguessable id, nothing personal in it) to a provider's page; clicks are events
+    of kind `link_click`."""
+
+    __tablename__ = "short_links"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, doc="secrets.token_urlsafe(16)")
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("meal_plans.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(24), doc="instacart, amazon_fresh")
+    target: Mapped[str] = mapped_column(Text, doc="the provider's URL")
+    basis: Mapped[str] = mapped_column(String(64), doc="sha256 of the line items: the same list reuses the link")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class StripeCancellation(Base):
+    """A deleted person's Stripe subscription, queued in the delete's transaction and cancelled at Stripe by the
+    billing worker with backoff, so nobody is charged for an account that is gone."""
+
+    __tablename__ = "stripe_cancellations"
+
+    stripe_subscription_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

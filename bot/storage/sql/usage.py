@@ -8,7 +8,17 @@ from bot.storage.records import Bucket
 from bot.storage.sql import tables as t
 from bot.storage.sql.engine import SqlBase, ensure_row
 
-_COUNTERS = ("messages", "photos", "ai_input_tokens", "ai_output_tokens", "ai_cost_micro_usd", "limit_notices")
+_COUNTERS = (
+    "messages",
+    "photos",
+    "ai_input_tokens",
+    "ai_output_tokens",
+    "ai_cost_micro_usd",
+    "limit_notices",
+    "ai_conversations",
+    "meal_plans_generated",
+    "calendar_syncs",
+)
 
 
 class _LimitReached(Exception):

@@ -1,0 +1,158 @@
+"""What every meal-plan handler shares: the reply (`PlanTurn`), the plan in use (`Current`), and `PlanBase`: the
+request a plan is made with, finding the plan in use (mended first if it breaks an allergy told after it was made)
+and re-planning part of it. Blocking, like the whole conversation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+
+from bot.coach.advisor import allergies_of, targets_of
+from bot.ledger import Ledger, period_keys
+from bot.plans import wording
+from bot.plans.catalogue import Catalogue, RecipeCatalogue
+from bot.plans.grocery import GroceryLinks
+from bot.plans.intents import DayRef
+from bot.plans.preferences import budget_of, preferences_of
+from bot.settings import BotSettings
+from bot.storage.protocols import BotStore
+from bot.storage.records import PlanRecord, ProfileRecord, UserRecord
+from nutrition.planning.checker import check_plan
+from nutrition.planning.planner import Infeasible, Plan, PlanRequest, plan_week
+from nutrition.planning.recipes import SLOTS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlanTurn:
+    messages: tuple[str, ...]
+    intent: str
+
+
+@dataclass(frozen=True)
+class Current:
+    """The plan in use: its record, the plan, its first day and today's index in it."""
+
+    record: PlanRecord
+    plan: Plan
+    start: date
+    today: int
+    note: str = ""  # said first: the plan was just mended (an allergy told after it was made)
+
+    def day_label(self, index: int) -> str:
+        return f"{self.start + timedelta(days=index):%A}"
+
+    def runs(self) -> str:
+        end = self.start + timedelta(days=len(self.plan.days) - 1)
+        return f"Your plan runs {self.start:%a %d %b} - {end:%a %d %b}; that day isn't in it."
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+class PlanBase:
+    def __init__(
+        self,
+        store: BotStore,
+        ledger: Ledger,
+        settings: BotSettings,
+        catalogue: RecipeCatalogue,
+        grocery: GroceryLinks,
+    ):
+        self.store = store
+        self.ledger = ledger
+        self.settings = settings
+        self.catalogue = catalogue
+        self.grocery = grocery
+
+    def _request(self, profile: ProfileRecord, stored: dict, keep: dict | None = None) -> PlanRequest:
+        """What to plan: the person as they are now (targets, allergies, preferences, budget), the plan's `stored`
+        choices (days, slots, leftovers, skip, avoid), and the meals to `keep`."""
+        saved = self.store.meal_preferences(profile.user_id)
+        return PlanRequest(
+            targets=targets_of(profile),
+            allergies=allergies_of(profile),
+            days=stored["days"],
+            slots=tuple(stored["slots"]),
+            budget_usd_per_week=budget_of(saved, profile),
+            preferences=preferences_of(saved),
+            leftovers=stored["leftovers"],
+            skip=frozenset((day, slot) for day, slot in stored["skip"]),
+            keep=keep or {},
+            avoid=frozenset((day, slot, recipe) for day, slot, recipe in stored["avoid"]),
+        )
+
+    # the plan in use
+    def _today(self, user: UserRecord, now: datetime) -> date:
+        return date.fromisoformat(period_keys(now, user.timezone)["day"])
+
+    def _current(self, user: UserRecord, now: datetime) -> Current | None:
+        record = self.store.latest_plan(user.id)
+        if record is None:
+            return None
+        start, plan = date.fromisoformat(record.start_day), Plan.from_dict(record.plan)
+        today = (self._today(user, now) - start).days
+        return Current(record, plan, start, today) if today < len(plan.days) else None
+
+    def _in_use(self, user, profile, now) -> tuple[Current, Catalogue] | PlanTurn:
+        catalogue = self.catalogue.get()
+        if catalogue is None:
+            return PlanTurn((wording.NO_CATALOGUE,), "plan_unavailable")
+        current = self._current(user, now)
+        if current is None:
+            return PlanTurn((wording.NO_PLAN,), "plan_none")
+        unsafe = self._breaking(current, profile, catalogue, {"allergy"})
+        if not unsafe:
+            return current, catalogue
+        mended = self._edit(profile, current, catalogue, current.record.request, unsafe, now)
+        if isinstance(mended, PlanTurn):
+            return PlanTurn((wording.UNSAFE,), "plan_unsafe")
+        return replace(mended, note=f"I changed {len(unsafe)} planned meal(s) for your allergies.\n"), catalogue
+
+    def _breaking(self, current: Current, profile, catalogue: Catalogue, rules) -> set[tuple[int, str]]:
+        """The meals of the plan that break one of `rules` for the person as they are now."""
+        request = self._request(profile, current.record.request)
+        found = check_plan(current.plan, request, catalogue.recipes)
+        return {(v.day, v.slot) for v in found if v.rule in rules and v.slot is not None}
+
+    def _index(self, current: Current, day: DayRef | None) -> int | None:
+        """The plan's index of `day` (today's when None), None when outside the plan."""
+        days = len(current.plan.days)
+        if day is None or day.offset is not None:
+            index = current.today + (day.offset if day else 0)
+        elif day.index is not None:
+            index = day.index
+        else:
+            weekdays = [(current.start + timedelta(days=i)).weekday() for i in range(days)]
+            index = weekdays.index(day.weekday) if day.weekday in weekdays else -1
+        return index if 0 <= index < days else None
+
+    # editing
+    def _edit(
+        self, profile, current: Current, catalogue: Catalogue, stored: dict, freed, now, shown=None
+    ) -> Current | PlanTurn:
+        """Re-plan the `freed` meals keeping the rest, freeing more only when needed, and store it: the plan in use
+        now, or a PlanTurn saying why not (the stored plan is then unchanged)."""
+        meals, skip = current.plan.meals(), {(d, s) for d, s in stored["skip"]}
+        everything = {(d, s) for d in range(len(current.plan.days)) for s in SLOTS}
+        later = {(d, s) for d, s in everything if d >= current.today}
+        days = {(d, s) for d, s in everything if d in {day for day, _ in freed}}
+        attempts, infeasible = [set(freed), set(freed) | days, set(freed) | days | later, everything], []
+        for attempt in dict.fromkeys(map(frozenset, attempts)):
+            keep = {key: meal for key, meal in meals.items() if key not in attempt and key not in skip}
+            try:
+                plan = plan_week(self._request(profile, stored, keep), catalogue.recipes)
+                break
+            except Infeasible as exc:
+                infeasible.append(exc)
+            except Exception:  # the planner failed on this one (nothing left open, a bug): free more
+                log.warning("re-planning plan %s keeping %d meals failed", current.record.id, len(keep), exc_info=True)
+        else:
+            if infeasible:
+                return PlanTurn((wording.infeasible_text(infeasible[-1]),), "plan_infeasible")
+            return PlanTurn((wording.FAILED,), "plan_failed")
+        values = {"plan": plan.to_dict(), "request": stored} | ({"shown": shown} if shown else {})
+        return replace(current, record=self.store.update_plan(current.record.id, now, **values), plan=plan)

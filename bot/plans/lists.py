@@ -1,0 +1,87 @@
+"""Looking at the plan in use: the summary, a day, a meal ("tuesday dinner"), rating a meal ("rate 4"), the
+shopping list with its grocery links, and what the person already has ("i have rice")."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.ledger import period_keys
+from bot.plans import wording
+from bot.plans.context import Current, PlanBase, PlanTurn
+from bot.plans.intents import PlanIntent
+from nutrition.planning.planner import PlannedMeal
+from nutrition.planning.shopping import shopping_list
+
+SLOT_HOURS = {"breakfast": 8, "lunch": 13, "snack": 16, "dinner": 19}  # when a planned meal counts as eaten
+
+
+class PlanLists(PlanBase):
+    def _show(self, user, profile, intent, now, whatsapp) -> PlanTurn:
+        got = self._in_use(user, profile, now)
+        if isinstance(got, PlanTurn):
+            return got
+        current, _ = got
+        if intent.day is None and intent.slot is None:
+            return PlanTurn((current.note + wording.summary(current.plan, current.start, whatsapp),), "plan_show")
+        index = self._index(current, intent.day)
+        if index is None:
+            return PlanTurn((current.runs(),), "plan_show")
+        if intent.slot is None:
+            skipped = [s for d, s in current.record.request["skip"] if d == index]
+            reply = wording.day_text(current.plan, index, current.start, whatsapp, skipped)
+            return PlanTurn((current.note + reply,), "plan_day")
+        if (index, intent.slot) not in current.plan.meals():
+            return PlanTurn((f"There's no {intent.slot} planned on {current.day_label(index)}.",), "plan_day")
+        self.store.update_plan(current.record.id, now, shown={"day": index, "slot": intent.slot})
+        reply = wording.meal_text(current.plan, index, intent.slot, current.start, whatsapp)
+        return PlanTurn((current.note + reply,), "plan_day")
+
+    def _rate(self, user, profile, intent, now, whatsapp) -> PlanTurn:
+        got = self._in_use(user, profile, now)
+        if isinstance(got, PlanTurn):
+            return got
+        current, _ = got
+        meals = current.plan.meals()
+        key = self._rated_meal(current, intent, meals, now, user)
+        if key is None or key not in meals:
+            return PlanTurn((wording.WHICH_MEAL,), "plan_rating")
+        meal: PlannedMeal = meals[key]
+        self.store.add_plan_rating(user.id, current.record.id, key[0], key[1], meal.recipe_id, intent.rating, now)
+        self.store.update_plan(current.record.id, now, shown={"day": key[0], "slot": key[1]})
+        when = f"{current.day_label(key[0])} {key[1]}"
+        return PlanTurn((f"Thanks: {meal.name} ({when}) rated {intent.rating}/5.",), "plan_rating")
+
+    def _rated_meal(self, current: Current, intent: PlanIntent, meals, now, user) -> tuple[int, str] | None:
+        """The meal a rating is for: the one named, else the one last looked at, else the last one eaten."""
+        if intent.day is not None or intent.slot is not None:
+            index = self._index(current, intent.day)
+            if index is None:
+                return None
+            day_slots = [s for d, s in meals if d == index]
+            return (index, intent.slot or ("dinner" if "dinner" in day_slots else (day_slots or [None])[-1]))
+        if current.record.shown:
+            return current.record.shown["day"], current.record.shown["slot"]
+        hour = int(period_keys(now, user.timezone)["hour"][-2:])
+        eaten = [k for k in meals if k[0] < current.today or (k[0] == current.today and SLOT_HOURS[k[1]] <= hour)]
+        return max(eaten, key=lambda k: (k[0], SLOT_HOURS[k[1]]), default=None)
+
+    # shopping
+    def _shopping(self, user, profile, intent, now, whatsapp) -> PlanTurn:
+        got = self._in_use(user, profile, now)
+        if isinstance(got, PlanTurn):
+            return got
+        current, catalogue = got
+        listing = shopping_list(current.plan, catalogue.recipes, catalogue.prices, current.record.have)
+        links = self.grocery.links(user.id, current.record.id, listing.lines, now)
+        if intent.name == "links":
+            return PlanTurn((current.note + wording.links_text(links),), "grocery_links")
+        texts = wording.shopping_texts(listing, current.record.have, links, whatsapp)
+        return PlanTurn((current.note + texts[0], *texts[1:]), "shopping_list")
+
+    def _have(self, user, profile, intent, now, whatsapp) -> PlanTurn | None:
+        current = self._current(user, now)
+        if current is None:
+            return None  # "i have 2 eggs" without a plan may be a meal
+        have = tuple(dict.fromkeys([*current.record.have, *intent.words]))
+        self.store.update_plan(current.record.id, now, have=have)
+        return self._shopping(user, profile, replace(intent, name="shopping"), now, whatsapp)
