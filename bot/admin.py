@@ -233,5 +233,39 @@ def over_cap(database_url: DatabaseUrl = None) -> None:
         typer.echo(line)
 
 
+@app.command()
+def link_clicks(
+    since: Annotated[str | None, typer.Option(help="from this UTC date on (YYYY-MM-DD); default: every click")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Grocery-link clicks through our /r/{id} redirect, per provider and per person (chat-app previews apart)."""
+    from collections import Counter
+    from datetime import datetime
+
+    from bot.storage.sql.store import SqlStore
+
+    try:
+        start = datetime.strptime(since, "%Y-%m-%d") if since else None
+    except ValueError:
+        raise fail(f"--since {since!r} is not a date like 2026-12-01") from None
+    store = SqlStore(database(database_url))
+    try:
+        events = store.events_of_kind(("link_click", "link_preview"), start)
+    finally:
+        store.dispose()
+    clicks = [e for e in events if e.kind == "link_click"]
+    providers = Counter(e.detail.get("provider", "?") for e in clicks)
+    previews = Counter(e.detail.get("provider", "?") for e in events if e.kind == "link_preview")
+    people = Counter((e.user_id, e.detail.get("provider", "?")) for e in clicks)
+    typer.echo(
+        f"link clicks{f' since {since}' if since else ''}: {len(clicks)} (and {sum(previews.values())} previews)"
+    )
+    for provider in sorted(providers.keys() | previews.keys()):
+        plans = len({e.detail.get("plan_id") for e in clicks if e.detail.get("provider") == provider})
+        typer.echo(f"  {provider}: {providers[provider]} clicks on {plans} plans, {previews[provider]} previews")
+    for (user_id, provider), count in sorted(people.items(), key=lambda kv: (-kv[1], kv[0][0] or 0, kv[0][1])):
+        typer.echo(f"  user {user_id}  {provider}  {count}")
+
+
 if __name__ == "__main__":
     app()

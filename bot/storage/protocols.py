@@ -269,6 +269,8 @@ class EventStore(Protocol):
         detail: dict | None = None,
     ) -> None: ...
     def events(self, message_sid: str | None = None) -> list[EventRecord]: ...
+    def events_of_kind(self, kinds: tuple[str, ...], since: datetime | None = None) -> list[EventRecord]:
+        """The events of these kinds (at or after `since`), oldest first: for reports such as link clicks."""
 
 
 class PrivacyStore(Protocol):

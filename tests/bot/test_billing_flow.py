@@ -134,3 +134,16 @@ def test_a_scheduled_cancellation_can_be_undone_before_the_end(billing_bot, resu
     assert (sub.cancel_at is None) == resume and billing.tier() == "premium"
     said = billing.bot.send("cancel subscription")[0]
     assert ("confirm here" in said) == resume and ("already cancelled" in said) == (not resume)
+
+
+def test_the_limit_notice_is_the_persons_own_link_to_checkout(billing_bot):
+    billing = billing_bot()
+    for _ in range(3):
+        billing.bot.send_photo()
+    (notice,) = billing.bot.send_photo()
+    assert LIMITED in notice and "The standard plan gives" in notice
+    link = next(word for word in notice.split() if "/billing/checkout" in word)
+    assert "t=standard" in link
+    session_id = str(billing.open_link(link).url).rsplit("/", 1)[1]
+    assert billing.deliver_all(billing.stripe.complete_checkout(session_id)) == ["applied"] * 3
+    assert billing.tier() == "standard"

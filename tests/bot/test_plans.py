@@ -11,7 +11,9 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from bot import admin
 from bot.coach.advisor import allergies_of, targets_of
 from bot.devtools.instacart_standin import InstacartStandIn
 from bot.devtools.simulate import reply_texts
@@ -179,6 +181,15 @@ def test_plan_look_swap_dislike_shop_and_click(plans_bot, instacart, catalogue):
     amazon = httpx.get(links["Amazon Fresh"].replace("https://bot.example.test", bot.server.url), trust_env=False)
     assert amazon.status_code == 302 and f"tag={TAG}" in amazon.headers["location"]
     assert "i=amazonfresh" in amazon.headers["location"]
+    url = bot.store.engine.url.render_as_string(hide_password=False)
+    report = CliRunner().invoke(admin.app, ["link-clicks", "--database-url", url])
+    assert report.exit_code == 0, report.output
+    assert "link clicks: 2 (and 0 previews)" in report.output
+    assert "instacart: 1 clicks on 1 plans, 0 previews" in report.output
+    assert f"user {bot.user_id()}  amazon_fresh  1" in report.output
+    later = CliRunner().invoke(admin.app, ["link-clicks", "--since", "2999-01-01", "--database-url", url])
+    assert "link clicks since 2999-01-01: 0" in later.output
+    assert CliRunner().invoke(admin.app, ["link-clicks", "--since", "yesterday", "--database-url", url]).exit_code
 
     again = "\n".join(say(bot, "shopping list"))
     assert links["Instacart"] in again and len(standin.requests) == 1  # the same list keeps its page
