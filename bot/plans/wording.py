@@ -99,6 +99,11 @@ def packs(line) -> str:
 def shopping_texts(shopping, have: Sequence[str], links: Sequence[tuple[str, str]], whatsapp: bool) -> tuple[str, ...]:
     """The list grouped by aisle, then the cart links: as many messages as it takes, never a line cut."""
     lines = [bold(f"Shopping list, about ${shopping.total_usd:,.2f}", whatsapp)]
+    if shopping.lines and shopping.total_usd - shopping.used_usd >= 1:
+        lines.append(
+            f"That's whole packs: these meals use about ${shopping.used_usd:,.2f} of them, "
+            "the rest (oils, spices, flour) keeps for later weeks."
+        )
     by_aisle = sorted(shopping.lines, key=lambda line: (line.aisle, line.item))
     for aisle, items in groupby(by_aisle, key=lambda line: line.aisle):
         lines.append(f"{aisle}: " + "; ".join(f"{line.item} {packs(line)}" for line in items))

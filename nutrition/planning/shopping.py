@@ -73,17 +73,7 @@ class ShopLine:
     packs: int
     pack_label: str
     cost_usd: float  # whole packs
-
-    def text(self) -> str:
-        """'1 kg bag white rice', '2 × 400 g tin canned tomatoes', '8 hamburger buns' (label '8 buns')."""
-        label, item = self.pack_label.split(), self.item.split()
-        if [_singular(w.lower()) for w in label[-len(item) :]] == [_singular(w.lower()) for w in item]:
-            what = self.pack_label  # the label names the item already: '1 cucumber', '14 oz block firm tofu'
-        elif label and _singular(label[-1].lower()) == _singular(item[-1].lower()):
-            what = " ".join(label[:-1] + item)
-        else:
-            what = f"{self.pack_label} {self.item}"
-        return what if self.packs == 1 else f"{self.packs} × {what}"
+    used_usd: float = 0.0  # the part of it the plan's meals eat; the rest of the packs keeps for later
 
 
 @dataclass(frozen=True)
@@ -95,6 +85,11 @@ class ShoppingList:
     @property
     def total_usd(self) -> float:
         return sum(line.cost_usd for line in self.lines)
+
+    @property
+    def used_usd(self) -> float:
+        """What the plan's meals eat of the packs bought: a bottle of oil costs more than the week uses."""
+        return sum(line.used_usd for line in self.lines)
 
     def aisles(self) -> dict[str, list[ShopLine]]:
         grouped: dict[str, list[ShopLine]] = {}
@@ -108,6 +103,7 @@ class ShoppingList:
             "have": [asdict(line) for line in self.have],
             "unmatched": list(self.unmatched),
             "total_usd": round(self.total_usd, 2),
+            "used_usd": round(self.used_usd, 2),
         }
 
 
@@ -143,7 +139,8 @@ def shopping_list(
 
 def _line(price: Price, grams: float) -> ShopLine:
     packs = max(1, math.ceil(grams / price.pack_grams - 1e-9))
-    return ShopLine(price.item, price.aisle, grams, packs, price.pack_label, packs * price.pack_price_usd)
+    used = grams / price.pack_grams * price.pack_price_usd
+    return ShopLine(price.item, price.aisle, grams, packs, price.pack_label, packs * price.pack_price_usd, used)
 
 
 def _shelf_order(line: ShopLine) -> tuple:
@@ -181,22 +178,3 @@ def _had(phrase: str, lines: Sequence[ShopLine]) -> list[ShopLine]:
     named = [line for line in lines if said and set(said) <= set(_words(line.item))]
     itself = [line for line in named if _words(line.item)[-1] in said]
     return itself or named
-
-
-def format_shopping_list(shopping: ShoppingList, max_chars: int = 1500) -> str:
-    """Compact text for a chat message, one line per aisle: 'Produce: 1 kg bag carrots, 3 × 1 lb onions'.
-
-    Never longer than `max_chars`: items that do not fit are counted ("… and 4 more")."""
-    total = f"About ${shopping.total_usd:.2f} in whole packs."
-    if shopping.have:
-        total += f" Left off, you have them: {', '.join(line.item for line in shopping.have)}."
-    room = max_chars - len(total) - len("\n… and 9999 more\n")
-    rows: list[str] = []
-    shown = 0
-    for aisle, lines in shopping.aisles().items():
-        for i, line in enumerate(lines):
-            grown = [*rows[:-1], f"{rows[-1]}, {line.text()}"] if i else [*rows, f"{aisle}: {line.text()}"]
-            if len("\n".join(grown)) > room:
-                return "\n".join([*rows, f"… and {len(shopping.lines) - shown} more", total])
-            rows, shown = grown, shown + 1
-    return "\n".join([*rows, total])

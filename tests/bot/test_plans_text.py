@@ -104,11 +104,15 @@ def test_a_long_list_takes_more_messages_and_cuts_no_line():
         for n in range(80)
     ]
     links = [("instacart", "https://bot.example.test/r/" + "a" * 22), ("amazon_fresh", "https://b.test/r/" + "b" * 22)]
-    texts = wording.shopping_texts(SimpleNamespace(lines=lines, total_usd=240.0), ("rice",), links, True)
+    texts = wording.shopping_texts(
+        SimpleNamespace(lines=lines, total_usd=240.0, used_usd=239.5), ("rice",), links, True
+    )
     assert len(texts) == 2 and all(len(text) <= MAX_CHARS for text in texts)
     assert texts[0].startswith("*Shopping list, about $240.00*") and "..." not in "".join(texts)
     assert all(f"item number {n} 2 x 500 g bag" in "".join(texts) for n in range(80))
     order = ["Order it online:", f"Instacart: {links[0][1]}", f"Amazon Fresh: {links[1][1]}"]
     assert texts[-1].splitlines()[-3:] == order and "You have (left off): rice" in texts[-1]
-    (short,) = wording.shopping_texts(SimpleNamespace(lines=lines[:3], total_usd=9.0), (), links, False)
+    (short,) = wording.shopping_texts(SimpleNamespace(lines=lines[:3], total_usd=9.0, used_usd=4.2), (), links, False)
     assert short.splitlines()[-3:] == order and "Aisle 1: item number 1 2 x 500 g bag" in short
+    assert "these meals use about $4.20 of them" in short.splitlines()[1]  # whole packs cost more than a week eats
+    assert "meals use" not in texts[0]  # under a dollar apart: nothing to explain
