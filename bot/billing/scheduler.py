@@ -4,13 +4,12 @@ Stripe's own event may come late), and cancels deleted people's subscriptions at
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import datetime, timedelta
 
 from bot.billing.checkout import BillingUnavailable
 from bot.billing.service import Billing
+from bot.channel.periodic import PeriodicWorker
 from bot.photos.meal_analysis import retry_delay
 from bot.storage.protocols import off_loop
 from bot.storage.records import OutboundRecord, utcnow
@@ -18,12 +17,12 @@ from bot.storage.records import OutboundRecord, utcnow
 log = logging.getLogger(__name__)
 
 
-class BillingScheduler:
+class BillingScheduler(PeriodicWorker):
+    name, what = "bot-billing-check", "billing check"
+
     def __init__(self, billing: Billing, poll_s: float):
+        super().__init__(poll_s)
         self.billing = billing
-        self.poll_s = poll_s
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task | None = None
 
     def check_due(self, now: datetime) -> list[OutboundRecord]:
         """Apply what time alone changed (blocking); the notices to send."""
@@ -68,24 +67,3 @@ class BillingScheduler:
         notices = await off_loop(self.check_due, now)
         await self.billing.delivery.deliver(notices)
         return len(notices) + await off_loop(self.cancel_due, now)
-
-    async def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.run_once()
-            except Exception:  # outlive a bad pass (database locked, Stripe down)
-                log.exception("billing check failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.poll_s)
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="bot-billing-check")
-
-    async def stop(self, timeout_s: float = 5.0) -> None:
-        self._stop.set()
-        if self._task is None:
-            return
-        try:
-            await asyncio.wait_for(self._task, timeout_s)
-        except TimeoutError:
-            log.warning("billing check still busy after %.0f s; cancelled (it runs again at the next start)", timeout_s)
