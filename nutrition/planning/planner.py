@@ -117,6 +117,7 @@ class Infeasible(ValueError):
 
 
 # What each relaxable rule is called in a sentence for the person.
+BUDGET_MARGIN = 0.05  # the budget we say would work is this much above the cheapest plan (see _cheapest_week)
 RELAX_WORDS = {
     "budget": "a bigger budget",
     "variety": "allowing a dish more than twice",
@@ -250,6 +251,8 @@ def _diagnose(request: PlanRequest, catalogue: Sequence[PricedRecipe], kept) -> 
         quick = dataclasses.replace(rules, time_limit_s=2.0, meal_size=False)
         if solve(relaxed, pools(relaxed, catalogue, kept_now), kept_now, quick) is not None:
             relax.append(rule)
+            if rule == "budget":  # the answer names the budget that works, and nothing else: stop looking
+                break
     if not all(pools(request, catalogue, kept).values()):
         lead = "Too few recipes are left after the allergies and preferences"
     else:
@@ -265,12 +268,14 @@ def _diagnose(request: PlanRequest, catalogue: Sequence[PricedRecipe], kept) -> 
 
 
 def _cheapest_week(request: PlanRequest, catalogue: Sequence[PricedRecipe], kept) -> float:
-    """The cheapest plan without the budget, as a weekly budget in whole dollars (rounded up: it works)."""
+    """The cheapest plan without the budget, as a weekly budget in whole dollars that works: BUDGET_MARGIN above
+    it, because the planner keeps a little inside a budget and, at exactly the cheapest cost, has only that one
+    plan to find (which a busy machine may not, within the solver's time limit)."""
     unbounded = dataclasses.replace(request, budget_usd_per_week=None)
     choices = solve(unbounded, pools(unbounded, catalogue, kept), kept, Rules(cost_only=True, meal_size=False))
     assert choices is not None, "relaxing the budget was feasible a moment ago"
     cost = sum(c.priced.cost_per_serving_usd * c.servings for c in {**kept, **choices}.values())
-    return float(math.ceil(cost * DAYS_PER_WEEK / request.days + 1e-9))
+    return float(math.ceil(cost * (1 + BUDGET_MARGIN) * DAYS_PER_WEEK / request.days + 1e-9))
 
 
 __all__ = [
