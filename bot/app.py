@@ -24,6 +24,7 @@ from bot.coach.conversation import Conversation
 from bot.coach.tips import make_coach
 from bot.gallery.ask_back import AskBack
 from bot.ledger import Ledger
+from bot.personal.service import Learning
 from bot.photos.analysis_client import AnalysisClient
 from bot.photos.meal_analysis import MealAnalyser
 from bot.photos.media import MediaFetcher
@@ -90,7 +91,9 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         billing = Billing.create(settings, store, delivery)
         if billing.gateway is None:
             log.warning("BOT_STRIPE_SECRET_KEY is not set: billing is off (upgrade says payments are not set up)")
-        conversation = Conversation(store, Advisor(coach, tables), tables, ask_back, photos, plans, billing.commands)
+        conversation = Conversation(
+            store, Advisor(coach, tables, Learning(store)), tables, ask_back, photos, plans, billing.commands
+        )
         analyser = MealAnalyser(settings, store, ledger, media, analysis, ask_back, photos)
         service = BotService(settings, store, ledger, analyser, delivery, conversation)
         worker = RetryWorker(service, delivery, settings.retry_poll_s, MediaPurge(settings, store, messenger))

@@ -11,13 +11,16 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.coach.tips import Coach, CoachFacts, Tip
+from bot.personal.service import Learning
 from bot.storage.records import DayTotals, ProfileRecord, UserRecord
 from nutrition.allergens import Allergies
+from nutrition.personalization.use import rank
 from nutrition.rebalance import Option, PricedMeal, price_catalogue, suggest
 from nutrition.targets import Activity, Body, DailyTargets, Goal, ProfileError, Sex, daily_targets
 from nutrition.usda_table import Nutrients, NutritionTable
 
 log = logging.getLogger(__name__)
+OPTIONS, CANDIDATES = 3, 6  # ideas shown; the closest fits they are ranked from
 
 
 class TableSource:
@@ -95,17 +98,33 @@ def remaining(targets: DailyTargets, totals: DayTotals) -> Nutrients:
     )
 
 
+def _foods(option: Option) -> list[str]:
+    return [ingredient.description for ingredient in option.ingredients]
+
+
+def _unknown(option: Option) -> None:
+    return None  # the meal catalogue names no cuisine or spice
+
+
 class Advisor:
-    def __init__(self, coach: Coach, tables: TableSource):
+    """`learning` (the person's learned tastes) ranks the options that fit; without it, closest fit first."""
+
+    def __init__(self, coach: Coach, tables: TableSource, learning: Learning | None = None):
         self.coach = coach
         self.tables = tables
+        self.learning = learning
 
     def options(self, profile: ProfileRecord, left: Nutrients) -> list[Option] | None:
-        """Next-meal options, or None without a nutrition table."""
+        """Next-meal options, or None without a nutrition table: the closest fits to what's left (every one safe
+        and within the day), the person's favourites of them first."""
         catalogue = self.tables.catalogue()
         if catalogue is None:
             return None
-        return suggest(left, allergies_of(profile), catalogue)
+        if self.learning is None:
+            return suggest(left, allergies_of(profile), catalogue)
+        fits = suggest(left, allergies_of(profile), catalogue, count=CANDIDATES)
+        prefs = self.learning.get(profile.user_id)
+        return rank(fits, prefs, cuisine_of=_unknown, foods_of=_foods, spice_of=_unknown)[:OPTIONS]
 
     def advise(
         self,

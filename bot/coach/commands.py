@@ -41,9 +41,9 @@ COMMANDS = (  # in the order the help text lists them
         "targets",
         phrases=("targets", "target", "my targets", "my target", "my calories", "calorie target", "daily target"),
     ),
-    Command(
-        "profile", "profile", phrases=("profile", "my profile", "my info", "about me", "what do you know about me")
-    ),
+    Command("profile", "profile", phrases=("profile", "my profile", "my info", "about me")),
+    # read by bot.personal.intents (before these commands): listed here for the help text only
+    Command("known", "what do you know about me"),
     Command("goal", "goal lose weight"),  # "goal: lose weight", read with its argument
     Command("allergy", "allergic to peanuts"),  # "I'm allergic to peanuts", likewise
     # read by bot.plans.intents (before these commands): listed here for the help text only

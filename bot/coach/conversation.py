@@ -1,6 +1,8 @@
 """One text message → one reply: commands, answers to our questions, corrections, typed meals, onboarding.
 
-Order matters: a pending "delete?" first, then meal plans (`bot.plans`), then commands, then the question we asked
+Order matters: a pending "delete?" first, then the answer to a preference question and what was learned
+("what do you know about me", "reset spice", "swap quinoa for rice": `bot.personal`), then meal plans
+(`bot.plans`), then commands, then the question we asked
 (which food, how much, what the unknown food in a photo was, allergies, goal, a profile fact), then corrections of
 the last meal, then meals. Blocking: run off the loop.
 """
@@ -23,11 +25,14 @@ from bot.coach.forget import HOW_TO_CONFIRM, Forgetter, confirmation
 from bot.coach.typed_meals import TypedMeals
 from bot.gallery.ask_back import AskBack
 from bot.ledger import period_keys
+from bot.personal.intents import parse as parse_personal
+from bot.personal.questions import ASKING, Questions
+from bot.personal.replies import PersonalReplies
 from bot.storage.photo_store import PhotoStore
 from bot.storage.protocols import BotStore
 from bot.storage.records import DayTotals, MessageRecord, ProfileRecord, UserRecord
 from nutrition.allergens import parse_allergies
-from nutrition.corrections import REMOVE, parse_correction
+from nutrition.corrections import REGRAM, REMOVE, parse_correction
 from nutrition.meal_text import has_amounts, looks_like_meal
 from nutrition.profile_text import GOAL_LABELS, parse_body, parse_goal
 from nutrition.targets import Goal
@@ -82,6 +87,8 @@ class Conversation:
         self.meals = TypedMeals(store, tables)
         self.ask_back = ask_back
         self.forgetter = Forgetter(photos)
+        self.personal = PersonalReplies(store, plans)
+        self.questions = Questions(store)
 
     def handle(self, user: UserRecord, message: MessageRecord, now: datetime) -> Turn:
         body = message.body.strip()
@@ -95,7 +102,17 @@ class Conversation:
                 return Turn((HOW_TO_CONFIRM,), "delete_ask_again")
             self.store.update_profile(user.id, now, asking=None)
             return Turn((text.KEPT,), "delete_cancelled")
-        # meal plans ("plan my week", "day 2", "no fish", "i have rice"...) before the commands and meals
+        if profile.asking and profile.asking.startswith(ASKING):  # our one preference question of the day
+            said = self.questions.answer(user, profile, body, now)
+            if said is not None:
+                return Turn((said,), "preference_answer")
+            profile = self.store.get_profile(user.id)
+        # what was learned ("what do you know about me", "reset spice", "swap quinoa for rice"), then meal plans
+        # ("plan my week", "day 2", "no fish", "i have rice"...), before the commands and meals
+        if (personal := parse_personal(body)) is not None:
+            lines = text.profile_text(profile, targets_of(profile)) if personal.name == "known" else ""
+            turn = self.personal.handle(user, profile, personal, now, is_whatsapp(message.from_addr), lines)
+            return Turn(turn.messages, turn.intent)
         plan_intent = self.plans.classify(body) if self.plans else None
         if plan_intent is not None:
             planned = self.plans.handle(user, profile, plan_intent, now, is_whatsapp(message.from_addr))
@@ -250,7 +267,7 @@ class Conversation:
             if getattr(profile, _FACT_FIELD[fact]) is None and fact not in profile.asked:
                 self.store.update_profile(user.id, now, asking=fact, asked={**profile.asked, fact: day, "_day": day})
                 return text.QUESTIONS[fact]
-        return None
+        return self.questions.ask(user, profile, day, now)  # a preference, once past the first week
 
     # corrections and meals
     def _correct(self, user: UserRecord, correction, now: datetime, day: str) -> Turn | None:
@@ -260,6 +277,8 @@ class Conversation:
             return Turn((str(exc),), "correction_refused")
         if fixed is None:
             return None
+        grams = fixed.after.grams if fixed.kind == REGRAM and fixed.after is not None else None
+        self.personal.learning.corrected(user.id, fixed.meal.id, fixed.index, grams, fixed.after is None, now)
         before = f"{fixed.before.display_name} {fixed.before.grams:,.0f} g"
         if fixed.after is None:
             head = f"Removed {before} ({fixed.before.kcal:,.0f} kcal) from your last meal."
@@ -272,6 +291,7 @@ class Conversation:
         if isinstance(outcome, str):
             return Turn((outcome,), intent)
         foods, totals = outcome
+        self.personal.learning.meal_logged(user, now)
         profile = self.store.get_profile(user.id)
         lines = text.text_meal_lines(foods, totals, whatsapp)
         lines += self.advice(user, profile, totals, now, "meal_logged")

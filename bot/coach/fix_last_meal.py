@@ -24,6 +24,8 @@ class Fixed:
     after: ItemRecord | None
     meal: MealRecord
     totals: DayTotals
+    index: int = 0  # of the item in the meal before the correction
+    kind: str = ""  # nutrition.corrections: relabel, grams or remove
 
 
 def _matches(item: ItemRecord, words: str) -> bool:
@@ -124,4 +126,4 @@ def apply_correction(
     if result is None:
         return None
     meal_after, before, totals = result
-    return Fixed(before, after, meal_after, totals)
+    return Fixed(before, after, meal_after, totals, index, correction.kind)

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from bot.chat_text import is_whatsapp
 from bot.gallery.ask_back import AskBack
 from bot.ledger import Ledger, period_keys
+from bot.personal.service import Learning
+from bot.personal.wording import PORTIONS_NOTE
 from bot.photos.analysis_client import Analysis, AnalysisClient, AnalysisUnavailable, PhotoRejected
 from bot.photos.meal_reply import GAVE_UP, UNAVAILABLE, UnknownFood, meal_reply
 from bot.photos.media import MediaFetcher, MediaRejected, MediaUnavailable, Photo, kind_of
@@ -120,6 +122,7 @@ class MealAnalyser:
         self.analysis = analysis
         self.photos = photos
         self.ask_back = ask_back
+        self.learning = Learning(store)
 
     async def _keep_photos(self, user: UserRecord, photos: list[Photo]) -> None:
         """Store the bytes ourselves (Twilio's URLs expire). A failing store must not cost the person their
@@ -226,8 +229,15 @@ class MealAnalyser:
         photo_refs = [photo.reference() for _, (photo, _) in answered]
         meal_id = None
         if items:
+            # the person's usual portions (learned from their corrections) scale the model's grams
+            adjusted = self.learning.adjust_photo(user.id, items)
+            items = list(adjusted.items)
+            if adjusted.changed:
+                notes.insert(0, PORTIONS_NOTE)
             meal, totals = self.store.save_meal(message.id, user.id, day, message.created_at, items, models, photo_refs)
             meal_id = meal.id
+            self.learning.remember_photo(user.id, meal.id, adjusted, now)
+            self.learning.meal_logged(user, message.created_at)
         else:
             totals = self.store.day_totals(user.id, day)
         unknown = tuple(_unknown(q) for q in questions)

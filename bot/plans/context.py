@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 from bot.coach.advisor import allergies_of, targets_of
 from bot.ledger import Ledger, period_keys
+from bot.personal.service import Learning
 from bot.plans import wording
 from bot.plans.catalogue import Catalogue, RecipeCatalogue
 from bot.plans.grocery import GroceryLinks
@@ -67,6 +68,7 @@ class PlanBase:
         self.settings = settings
         self.catalogue = catalogue
         self.grocery = grocery
+        self.learning = Learning(store)
 
     def _request(self, profile: ProfileRecord, stored: dict, keep: dict | None = None) -> PlanRequest:
         """What to plan: the person as they are now (targets, allergies, preferences, budget), the plan's `stored`
@@ -78,12 +80,20 @@ class PlanBase:
             days=stored["days"],
             slots=tuple(stored["slots"]),
             budget_usd_per_week=budget_of(saved, profile),
-            preferences=preferences_of(saved),
+            preferences=preferences_of(saved, self.learning.get(profile.user_id)),
             leftovers=stored["leftovers"],
             skip=frozenset((day, slot) for day, slot in stored["skip"]),
             keep=keep or {},
             avoid=frozenset((day, slot, recipe) for day, slot, recipe in stored["avoid"]),
         )
+
+    def _dish(self, recipe_id: str, catalogue: Catalogue) -> dict:
+        """What a rating or "too spicy" teaches about a planned recipe: its cuisine, foods (shop items), spice."""
+        priced = next((p for p in catalogue.recipes if p.recipe.id == recipe_id), None)
+        if priced is None:
+            return {"cuisine": None, "foods": (), "spice": None}
+        recipe = priced.recipe
+        return {"cuisine": recipe.cuisine, "foods": [i.item for i in recipe.ingredients], "spice": recipe.spice}
 
     # the plan in use
     def _today(self, user: UserRecord, now: datetime) -> date:

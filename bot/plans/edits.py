@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from bot.plans import wording
 from bot.plans.context import PlanBase, PlanTurn
-from bot.plans.preferences import with_dislikes
+from bot.plans.intents import PlanIntent
+from bot.plans.preferences import SPICE_WORDS, with_dislikes
+from nutrition.personalization import signals
 from nutrition.planning.recipes import SLOTS
 
 MEAL_RULES = frozenset({"allergy", "dislikes", "spice", "cooking_time"})  # what re-planning a meal mends
@@ -47,6 +49,12 @@ class PlanEdits(PlanBase):
         if current is None and not intent.explicit:
             return None  # "no chips" without a plan: not ours to read
         self.store.set_meal_preferences(user.id, with_dislikes(self.store.meal_preferences(user.id), intent.words), now)
+        if not intent.learned:
+            for word in intent.words:
+                if word in SPICE_WORDS:
+                    self.learning.learn(user.id, now, signals.too_spicy, None)
+                else:
+                    self.learning.learn(user.id, now, signals.disliked, word)
         noted = f"Noted: no {', '.join(intent.words)} in your meal plans."
         catalogue = self.catalogue.get()
         if current is None or catalogue is None:
@@ -60,10 +68,28 @@ class PlanEdits(PlanBase):
         head = f"Re-planned {len(breaking)} meal(s) without {', '.join(intent.words)}"
         return PlanTurn((wording.summary(edited.plan, current.start, whatsapp, head=head),), "plan_dislike")
 
+    def avoid(self, user, profile, words: tuple[str, ...], now, whatsapp) -> PlanTurn:
+        """Keep `words` out of the person's plans as "no ..." does, without learning a dislike again (the caller
+        learned it as what it was: a swap)."""
+        return self._dislike(user, profile, PlanIntent("dislike", words=words, learned=True), now, whatsapp)
+
+    def refit(self, user, profile, now, whatsapp) -> PlanTurn | None:
+        """Re-plan the meals of the plan in use that break the person's preferences as they are now (a spice or
+        cooking-time limit just learned); None when there is no plan or nothing breaks them."""
+        current, catalogue = self._current(user, now), self.catalogue.get()
+        if current is None or catalogue is None:
+            return None
+        breaking = self._breaking(current, profile, catalogue, MEAL_RULES)
+        if not breaking:
+            return None
+        edited = self._edit(profile, current, catalogue, current.record.request, breaking, now)
+        if isinstance(edited, PlanTurn):
+            return edited
+        head = f"Re-planned {len(breaking)} meal(s) to fit"
+        return PlanTurn((wording.summary(edited.plan, current.start, whatsapp, head=head),), "plan_refit")
+
     def _reset_dislikes(self, user, profile, intent, now, whatsapp) -> PlanTurn:
-        saved = self.store.meal_preferences(user.id)
-        kept = {k: v for k, v in saved.items() if k not in ("dislikes", "max_spice")}
-        self.store.set_meal_preferences(user.id, kept, now)
+        self.learning.reset(user.id, "dislikes", now)  # what was said (dislikes, spice) and what was learned
         return PlanTurn(("Done: I've forgotten your dislikes. They're back in your next plan.",), "plan_dislike")
 
     def _ate_out(self, user, profile, intent, now, whatsapp) -> PlanTurn:

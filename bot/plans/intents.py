@@ -131,6 +131,7 @@ class PlanIntent:
     explicit: bool = True  # "i don't like fish" (always a dislike) vs "no fish" (one only when there is a plan)
     rating: int | None = None
     budget: str | float | None = None
+    learned: bool = False  # a dislike already learned as something else ("swap quinoa for rice"): no signal again
 
 
 def normalise(text: str) -> str:

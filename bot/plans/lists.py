@@ -1,5 +1,6 @@
-"""Looking at the plan in use: the summary, a day, a meal ("tuesday dinner"), rating a meal ("rate 4"), the
-shopping list with its grocery links, and what the person already has ("i have rice")."""
+"""Looking at the plan in use: the summary, a day, a meal ("tuesday dinner"), rating a meal ("rate 4": a planned
+one, else the last meal logged; each rating is learned from), the shopping list with its grocery links, and what
+the person already has ("i have rice")."""
 
 from __future__ import annotations
 
@@ -37,19 +38,47 @@ class PlanLists(PlanBase):
         return PlanTurn((current.note + reply,), "plan_day")
 
     def _rate(self, user, profile, intent, now, whatsapp) -> PlanTurn:
+        current, catalogue = self._current(user, now), self.catalogue.get()
+        if current is None or catalogue is None:
+            return self._rate_last_meal(user, intent, now) or PlanTurn((wording.NO_PLAN,), "plan_none")
         got = self._in_use(user, profile, now)
         if isinstance(got, PlanTurn):
             return got
-        current, _ = got
+        current, catalogue = got
         meals = current.plan.meals()
         key = self._rated_meal(current, intent, meals, now, user)
         if key is None or key not in meals:
-            return PlanTurn((wording.WHICH_MEAL,), "plan_rating")
+            named = intent.day is not None or intent.slot is not None
+            return (None if named else self._rate_last_meal(user, intent, now)) or PlanTurn(
+                (wording.WHICH_MEAL,), "plan_rating"
+            )
         meal: PlannedMeal = meals[key]
         self.store.add_plan_rating(user.id, current.record.id, key[0], key[1], meal.recipe_id, intent.rating, now)
         self.store.update_plan(current.record.id, now, shown={"day": key[0], "slot": key[1]})
+        dish = self._dish(meal.recipe_id, catalogue)
+        self.learning.rated_foods(
+            user.id, dish["foods"], intent.rating, now, cuisine=dish["cuisine"], spice=dish["spice"]
+        )
         when = f"{current.day_label(key[0])} {key[1]}"
         return PlanTurn((f"Thanks: {meal.name} ({when}) rated {intent.rating}/5.",), "plan_rating")
+
+    def _rate_last_meal(self, user, intent, now) -> PlanTurn | None:
+        """A rating with no planned meal in question is for the last meal logged; None when there is none."""
+        meal = self.store.last_meal(user.id)
+        if meal is None or not meal.items:
+            return None
+        names = list(dict.fromkeys(item.display_name for item in meal.items))
+        self.learning.rated_foods(user.id, names, intent.rating, now)
+        return PlanTurn((f"Thanks: your last meal ({', '.join(names)}) rated {intent.rating}/5.",), "meal_rating")
+
+    def dish_in_question(self, user, now) -> dict | None:
+        """The planned dish the person last looked at or ate ({cuisine, foods, spice}); None without one."""
+        current, catalogue = self._current(user, now), self.catalogue.get()
+        if current is None or catalogue is None:
+            return None
+        meals = current.plan.meals()
+        key = self._rated_meal(current, PlanIntent("rate"), meals, now, user)
+        return self._dish(meals[key].recipe_id, catalogue) if key in meals else None
 
     def _rated_meal(self, current: Current, intent: PlanIntent, meals, now, user) -> tuple[int, str] | None:
         """The meal a rating is for: the one named, else the one last looked at, else the last one eaten."""

@@ -1,5 +1,5 @@
-"""A person's meal-plan preferences and budget: the ONE place the planner's `Preferences` are built (the
-personalization work fills it from ratings later).
+"""A person's meal-plan preferences and budget: the ONE place the planner's `Preferences` are built, from what the
+person said and what was learned about them (`nutrition.personalization.use.planner_preferences`).
 
 Stored per person (`PlanStore.meal_preferences`): {dislikes, cuisines, max_spice, max_minutes, budget}, budget
 being "tight", "normal", "generous" or US dollars a week; without one, a save-money goal means "tight".
@@ -8,6 +8,8 @@ being "tight", "normal", "generous" or US dollars a week; without one, a save-mo
 from __future__ import annotations
 
 from bot.storage.records import ProfileRecord
+from nutrition.personalization.preferences import UserPreferences
+from nutrition.personalization.use import planner_preferences
 from nutrition.planning.planner import Preferences
 from nutrition.targets import Goal
 
@@ -17,13 +19,10 @@ BUDGETS: dict[str, float | None] = {"tight": 40.0, "normal": 60.0, "generous": N
 SPICE_WORDS = {"spicy": 0, "spice": 0, "spicy food": 0, "hot food": 0, "chili": 0, "too spicy": 1, "very spicy": 1}
 
 
-def preferences_of(saved: dict) -> Preferences:
-    return Preferences(
-        cuisines=tuple(saved.get("cuisines", ())),
-        dislikes=tuple(saved.get("dislikes", ())),
-        max_spice=saved.get("max_spice"),
-        max_minutes=saved.get("max_minutes"),
-    )
+def preferences_of(saved: dict, learned: UserPreferences | None = None) -> Preferences:
+    """What the planner prefers: what the person said (`saved`) always, what was learned where sure enough.
+    Allergies are not preferences: the planner applies them separately, and nothing here can loosen them."""
+    return planner_preferences(learned if learned is not None else UserPreferences.empty(), saved)
 
 
 def budget_of(saved: dict, profile: ProfileRecord) -> float | None:

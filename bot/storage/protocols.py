@@ -325,6 +325,22 @@ class PlanStore(Protocol):
     def get_short_link(self, link_id: str) -> ShortLink | None: ...
 
 
+class PersonalStore(Protocol):
+    """What the bot learned about each person (`nutrition.personalization.UserPreferences.to_dict()`), and the
+    portion factors applied to their latest photo meal."""
+
+    def personal_preferences(self, user_id: int) -> dict:
+        """The learned preferences as stored ({} when nothing is learned yet)."""
+
+    def set_personal_preferences(self, user_id: int, values: dict, now: datetime) -> None: ...
+    def photo_portions(self, user_id: int) -> dict | None:
+        """{meal_id, items: {index: {food, model_g, factor}}} of the latest photo meal whose grams were shown."""
+
+    def set_photo_portions(self, user_id: int, portions: dict | None, now: datetime) -> None: ...
+    def personal_since(self, user_id: int) -> datetime | None:
+        """When the first thing was learned about the person (None: nothing yet)."""
+
+
 class BotStore(
     SchemaStore,
     PeopleStore,
@@ -340,6 +356,7 @@ class BotStore(
     EventStore,
     PrivacyStore,
     PlanStore,
+    PersonalStore,
     Protocol,
 ):
     """Everything the bot persists."""

@@ -104,7 +104,7 @@ def test_an_outbound_reply_is_queued_once(store):
 
 def test_the_sql_store_implements_each_protocol_as_declared():
     subjects = [p for p in protocols.BotStore.__mro__[1:] if Protocol in p.__bases__]
-    assert len(subjects) == 14
+    assert len(subjects) == 15
     for subject in subjects:
         for name, declared in vars(subject).items():
             if not name.startswith("_") and callable(declared):

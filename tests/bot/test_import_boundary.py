@@ -15,8 +15,10 @@ BELOW = {
     "bot.chat_text": ("bot.storage",),
     "bot.ledger": ("bot.settings", "bot.storage"),
     "bot.gallery": ("bot.settings", "bot.storage", "bot.chat_text"),
-    "bot.photos": ("bot.settings", "bot.storage", "bot.ledger", "bot.chat_text", "bot.gallery"),
-    "bot.coach": ("bot.settings", "bot.storage", "bot.ledger", "bot.chat_text", "bot.gallery"),
+    # what is learned about a person: read by the photo replies (portions) and the coach (ideas, questions)
+    "bot.personal": ("bot.settings", "bot.storage", "bot.ledger", "bot.chat_text"),
+    "bot.photos": ("bot.settings", "bot.storage", "bot.ledger", "bot.chat_text", "bot.gallery", "bot.personal"),
+    "bot.coach": ("bot.settings", "bot.storage", "bot.ledger", "bot.chat_text", "bot.gallery", "bot.personal"),
 }
 
 

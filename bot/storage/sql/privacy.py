@@ -59,6 +59,7 @@ class SqlPrivacy(SqlBase):
                 "meal_plans": rows(s, t.MealPlan, t.MealPlan.user_id == user_id),
                 "plan_ratings": rows(s, t.PlanRating, t.PlanRating.user_id == user_id),
                 "short_links": rows(s, t.ShortLink, t.ShortLink.user_id == user_id),
+                "personal_preferences": rows(s, t.PersonalPreferences, t.PersonalPreferences.user_id == user_id),
                 "subscription": rows(s, t.Subscription, t.Subscription.user_id == user_id),
                 # events about their messages (delivery's) carry the message SID and no user id
                 "events": rows(s, t.Event, or_(t.Event.user_id == user_id, t.Event.message_sid.in_(sids))),
@@ -93,6 +94,7 @@ class SqlPrivacy(SqlBase):
                 delete(t.PlanRating).where(t.PlanRating.user_id == user_id),
                 delete(t.MealPlan).where(t.MealPlan.user_id == user_id),
                 delete(t.MealPreferences).where(t.MealPreferences.user_id == user_id),
+                delete(t.PersonalPreferences).where(t.PersonalPreferences.user_id == user_id),
                 delete(t.Subscription).where(t.Subscription.user_id == user_id),
                 delete(t.Profile).where(t.Profile.user_id == user_id),
                 delete(t.Event).where(t.Event.user_id == user_id),

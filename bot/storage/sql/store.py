@@ -9,6 +9,7 @@ from bot.storage.sql.meals import SqlMeals
 from bot.storage.sql.messages import SqlMessages
 from bot.storage.sql.outbox import SqlOutbox
 from bot.storage.sql.people import SqlPendingQuestions, SqlPeople
+from bot.storage.sql.personal import SqlPersonal
 from bot.storage.sql.plans import SqlPlans
 from bot.storage.sql.privacy import SqlPrivacy
 from bot.storage.sql.usage import SqlUsage
@@ -25,6 +26,7 @@ class SqlStore(
     SqlEvents,
     SqlPrivacy,
     SqlPlans,
+    SqlPersonal,
     SqlBilling,
 ):
     """The SQLAlchemy implementation of `bot.storage.protocols.BotStore` (`SqlStore(database_url)`)."""

@@ -1,5 +1,6 @@
 """SQLAlchemy tables of the bot: users, inbound messages, meals, daily totals, usage, outbox, events, profiles,
-labelled examples, pending questions, photos we ask about, labelled crops, stored photos. Table and column names are the schema of existing databases: keep them.
+labelled examples, pending questions, photos we ask about, labelled crops, stored photos, meal plans, what was
+learned about each person. Table and column names are the schema of existing databases: keep them.
 
 Times are naive UTC. Days and months are the user's local calendar ("2026-11-24", "2026-11").
 """
@@ -333,6 +334,19 @@ class MealPreferences(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     values: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PersonalPreferences(Base):
+    """What the bot learned about a person (`nutrition.personalization.UserPreferences.to_dict()`), and the
+    portion factors applied to their latest photo meal (so a correction learns from the model's own grams)."""
+
+    __tablename__ = "personal_preferences"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    values: Mapped[dict] = mapped_column(JSON, default=dict)
+    photo_portions: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, doc="the first thing learned: how long we have known them")
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
