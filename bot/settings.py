@@ -101,6 +101,12 @@ class BotSettings(BaseSettings):
     )
     analyze_timeout_s: float = Field(20.0, gt=0)
     reply_budget_s: float = Field(10.0, gt=0, description="answer the webhook with an acknowledgement after this")
+    plan_budget_s: float = Field(
+        6.0,
+        gt=0,
+        description="the most a meal plan (or an edit of one) may take to solve: the message's transaction holds "
+        "the database meanwhile, so every other message waits",
+    )
     webhook_max_bytes: int = Field(
         64 * 1024, gt=0, description="a larger webhook body is refused (413) before it is read whole or checked"
     )

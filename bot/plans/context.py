@@ -5,6 +5,7 @@ and re-planning part of it. Blocking, like the whole conversation."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
@@ -20,7 +21,7 @@ from bot.settings import BotSettings
 from bot.storage.protocols import BotStore
 from bot.storage.records import PlanRecord, ProfileRecord, UserRecord
 from nutrition.planning.checker import check_plan
-from nutrition.planning.planner import Infeasible, Plan, PlanRequest, plan_week
+from nutrition.planning.planner import Infeasible, Plan, PlanRequest, PlanTimeout, plan_week
 from nutrition.planning.recipes import SLOTS
 
 log = logging.getLogger(__name__)
@@ -151,13 +152,19 @@ class PlanBase:
         later = {(d, s) for d, s in everything if d >= current.today}
         days = {(d, s) for d, s in everything if d in {day for day, _ in freed}}
         attempts, infeasible = [set(freed), set(freed) | days, set(freed) | days | later, everything], []
-        for attempt in dict.fromkeys(map(frozenset, attempts)):
+        attempts = list(dict.fromkeys(map(frozenset, attempts)))
+        deadline = time.monotonic() + self.settings.plan_budget_s  # for all the attempts: see plan_budget_s
+        for n, attempt in enumerate(attempts, 1):
             keep = {key: meal for key, meal in meals.items() if key not in attempt and key not in skip}
-            try:
-                plan = plan_week(self._request(profile, stored, keep), catalogue.recipes)
+            try:  # only the last attempt's failure is told, so only it is worth the diagnosis
+                request = self._request(profile, stored, keep)
+                plan = plan_week(request, catalogue.recipes, deadline=deadline, diagnose=n == len(attempts))
                 break
             except Infeasible as exc:
                 infeasible.append(exc)
+            except PlanTimeout:
+                log.warning("re-planning plan %s ran out of its %.0f s", current.record.id, self.settings.plan_budget_s)
+                return PlanTurn((wording.TOO_SLOW,), "plan_too_slow")
             except Exception:  # the planner failed on this one (nothing left open, a bug): free more
                 log.warning("re-planning plan %s keeping %d meals failed", current.record.id, len(keep), exc_info=True)
         else:

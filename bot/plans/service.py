@@ -10,6 +10,7 @@ the stored plan, and a stored plan that breaks an allergy told after it was made
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 
 from bot.plans import wording
@@ -19,7 +20,7 @@ from bot.plans.intents import PlanIntent, parse
 from bot.plans.lists import PlanLists
 from bot.plans.preferences import budget_text, with_budget
 from bot.storage.records import ProfileRecord, UserRecord
-from nutrition.planning.planner import Infeasible, plan_week
+from nutrition.planning.planner import Infeasible, PlanTimeout, plan_week
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +58,16 @@ class PlanService(PlanEdits, PlanLists):
             "skip": [],
             "avoid": [],
         }
-        try:
-            plan = plan_week(self._request(profile, stored), catalogue.recipes)
+        try:  # within plan_budget_s: the message's transaction holds the database meanwhile
+            deadline = time.monotonic() + self.settings.plan_budget_s
+            plan = plan_week(self._request(profile, stored), catalogue.recipes, deadline=deadline)
         except Exception as exc:  # not made: not counted
             self.ledger.refund_meal_plan(user, now)
             if isinstance(exc, Infeasible):
                 return PlanTurn((wording.infeasible_text(exc),), "plan_infeasible")
+            if isinstance(exc, PlanTimeout):
+                log.warning("planning for user %s ran out of its %.0f s", user.id, self.settings.plan_budget_s)
+                return PlanTurn((wording.TOO_SLOW,), "plan_too_slow")
             log.exception("planning for user %s failed", user.id)
             return PlanTurn((wording.FAILED,), "plan_failed")
         today = self._today(user, now)

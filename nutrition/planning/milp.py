@@ -17,6 +17,7 @@ over all days is slow too, so each recipe is first offered on only `max_repeats`
 from __future__ import annotations
 
 import math
+import time
 import zlib
 from collections import Counter
 from collections.abc import Mapping
@@ -49,6 +50,7 @@ LIKED_BONUS_USD = 0.5
 TIE_BREAK_USD = 1e-3
 MEAL_SIZE = (0.5, 1.6)  # a meal's energy as a share of its slot's part of the day's target
 MIP_GAP = 0.01  # stop within 1 % of the best possible objective
+MIN_SOLVE_S = 0.05  # less time than this left before the deadline: give up rather than start a solve
 # The continuous pass keeps this much inside the rules (× 1, then × 2, then none) so that whole quarters can
 # still be found near its answer: share of the energy target, of the protein target, of energy (fat/carbs),
 # of the budget.
@@ -73,6 +75,11 @@ class Rules:
     meal_size: bool = True  # keep each meal near its slot's share (see _quarters)
     cost_only: bool = False  # the cheapest plan, nothing else (to tell what budget would work)
     time_limit_s: float = 5.0
+    deadline: float | None = None  # time.monotonic() by which the whole plan must be done (see PlanTimeout)
+
+
+class PlanTimeout(RuntimeError):
+    """The plan's deadline passed before the solver finished: the machine is busy, or the request is hard."""
 
 
 Kept = Mapping[tuple[int, str], Choice]
@@ -150,12 +157,17 @@ def _solve(request: PlanRequest, pools: Pools, kept: Kept, rules: Rules, whole_q
     upper = np.concatenate(
         [np.ones(k_count), np.full(k_count, QUARTERS[1]), np.full(len(days), np.inf), np.ones(len(left))]
     )
+    time_limit = rules.time_limit_s
+    if rules.deadline is not None:
+        time_limit = min(time_limit, rules.deadline - time.monotonic())
+        if time_limit < MIN_SOLVE_S:
+            raise PlanTimeout(f"the plan's deadline passed ({-time_limit:.1f} s ago or too close to start a solve)")
     result = milp(
         _objective(request, keys, n, dev, rules),
         integrality=integrality,
         bounds=Bounds(0, upper),
         constraints=rows.constraint(n),
-        options={"time_limit": rules.time_limit_s, "mip_rel_gap": MIP_GAP},
+        options={"time_limit": time_limit, "mip_rel_gap": MIP_GAP},
     )
     if result.x is None:
         return None

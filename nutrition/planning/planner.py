@@ -19,7 +19,7 @@ from nutrition.planning.checker import (
     day_share,
     planned_slots,
 )
-from nutrition.planning.milp import Choice, Rules, solve
+from nutrition.planning.milp import Choice, PlanTimeout, Rules, solve
 from nutrition.planning.recipes import SLOTS, PricedRecipe
 from nutrition.targets import DailyTargets
 from nutrition.usda_table import ZERO, Nutrients
@@ -130,19 +130,35 @@ RELAX_WORDS = {
 }
 
 
-def plan_week(request: PlanRequest, catalogue: Sequence[PricedRecipe]) -> Plan:
+def plan_week(
+    request: PlanRequest,
+    catalogue: Sequence[PricedRecipe],
+    *,
+    deadline: float | None = None,
+    diagnose: bool = True,
+) -> Plan:
     """The cheapest plan near the energy target that keeps every hard rule, liked cuisines preferred.
+
+    `deadline` (a `time.monotonic()` value) bounds the whole solve, diagnosis included: a caller that holds a
+    lock meanwhile (the bot, in a message's transaction) must not hold it for long. `diagnose=False`: an
+    infeasible request raises at once, without finding out which rule to relax (`relax` is then empty).
 
     Raises:
         Infeasible: no plan fits; says which rule to relax (and for the budget, what budget would work).
+        PlanTimeout: the deadline passed first.
         ValueError: the request itself is malformed (an unknown slot, a kept meal outside the plan).
     """
     _validate(request, catalogue)
     kept = _kept(request, catalogue)
     offered = pools(request, catalogue, kept)
-    choices = solve(request, offered, kept, Rules()) or solve(request, offered, kept, Rules(meal_size=False))
+    rules = Rules(deadline=deadline)
+    choices = solve(request, offered, kept, rules) or solve(
+        request, offered, kept, dataclasses.replace(rules, meal_size=False)
+    )
     if choices is None:
-        raise _diagnose(request, catalogue, kept)
+        if not diagnose:
+            raise Infeasible("No plan keeps every rule.", ())
+        raise _diagnose(request, catalogue, kept, deadline)
     plan = _assemble(request, {**kept, **choices})
     if problems := check_plan(plan, request, catalogue):  # the solver's answer must pass the independent check
         raise RuntimeError("the planner broke its own rules: " + "; ".join(map(str, problems)))
@@ -240,7 +256,7 @@ def _with_prefs(request: PlanRequest, **changes) -> PlanRequest:
     return dataclasses.replace(request, preferences=dataclasses.replace(request.preferences, **changes))
 
 
-def _diagnose(request: PlanRequest, catalogue: Sequence[PricedRecipe], kept) -> Infeasible:
+def _diagnose(request: PlanRequest, catalogue: Sequence[PricedRecipe], kept, deadline: float | None) -> Infeasible:
     """Re-solve with each rule relaxed alone; the ones that let a plan through are what to relax."""
     relax = []
     for rule in RELAX_WORDS:
@@ -248,7 +264,7 @@ def _diagnose(request: PlanRequest, catalogue: Sequence[PricedRecipe], kept) -> 
         if relaxed is None:
             continue
         kept_now = {} if rule == "keep" else kept
-        quick = dataclasses.replace(rules, time_limit_s=2.0, meal_size=False)
+        quick = dataclasses.replace(rules, time_limit_s=2.0, meal_size=False, deadline=deadline)
         if solve(relaxed, pools(relaxed, catalogue, kept_now), kept_now, quick) is not None:
             relax.append(rule)
             if rule == "budget":  # the answer names the budget that works, and nothing else: stop looking
@@ -258,7 +274,7 @@ def _diagnose(request: PlanRequest, catalogue: Sequence[PricedRecipe], kept) -> 
     else:
         lead = "No plan keeps every rule"
     if "budget" in relax:
-        cheapest = _cheapest_week(request, catalogue, kept)
+        cheapest = _cheapest_week(request, catalogue, kept, deadline)
         weekly = f"${request.budget_usd_per_week:.0f} weekly budget"
         return Infeasible(f"No plan fits a {weekly}; ${cheapest:.0f} would work.", tuple(relax), cheapest)
     if relax:
@@ -267,12 +283,14 @@ def _diagnose(request: PlanRequest, catalogue: Sequence[PricedRecipe], kept) -> 
     return Infeasible(f"{lead}, even with one rule relaxed; try fewer allergies or dislikes.", ())
 
 
-def _cheapest_week(request: PlanRequest, catalogue: Sequence[PricedRecipe], kept) -> float:
+def _cheapest_week(request: PlanRequest, catalogue: Sequence[PricedRecipe], kept, deadline: float | None) -> float:
     """The cheapest plan without the budget, as a weekly budget in whole dollars that works: BUDGET_MARGIN above
     it, because the planner keeps a little inside a budget and, at exactly the cheapest cost, has only that one
     plan to find (which a busy machine may not, within the solver's time limit)."""
     unbounded = dataclasses.replace(request, budget_usd_per_week=None)
-    choices = solve(unbounded, pools(unbounded, catalogue, kept), kept, Rules(cost_only=True, meal_size=False))
+    choices = solve(
+        unbounded, pools(unbounded, catalogue, kept), kept, Rules(cost_only=True, meal_size=False, deadline=deadline)
+    )
     assert choices is not None, "relaxing the budget was feasible a moment ago"
     cost = sum(c.priced.cost_per_serving_usd * c.servings for c in {**kept, **choices}.values())
     return float(math.ceil(cost * (1 + BUDGET_MARGIN) * DAYS_PER_WEEK / request.days + 1e-9))
@@ -283,6 +301,7 @@ __all__ = [
     "Plan",
     "PlanDay",
     "PlanRequest",
+    "PlanTimeout",
     "PlannedMeal",
     "Preferences",
     "plan_week",

@@ -135,6 +135,7 @@ def bot_settings(database: Path, model_url: str, twilio_url: str, **overrides) -
         twilio_api_base_url=twilio_url,
         serving_url=model_url,
         reply_budget_s=5.0,
+        plan_budget_s=60.0,  # a busy CI machine may take many seconds: the time limit has its own test
         analyze_timeout_s=5.0,
         media_timeout_s=5.0,
         # The Twilio stand-in serves media (behind basic auth) on 127.0.0.1, over plain http.

@@ -351,3 +351,11 @@ def test_the_instacart_client_speaks_the_products_link_api(instacart):
     with pytest.raises(ProviderError, match="unreachable"):
         Instacart("http://127.0.0.1:9", API_KEY, 5, "https://bot.example.test").cart_url(lines, "Your list")
     assert len(standin.requests) == 1 and standin.refused == 1
+
+
+def test_a_plan_that_outlasts_its_time_budget_is_refused_and_not_counted(plans_bot):
+    bot = plans_bot(plan_budget_s=0.01)  # the database is held while a plan is solved: never for long
+    onboard(bot)
+    (refused,) = say(bot, "plan my week")
+    assert refused.startswith("I'm too busy to finish your plan right now")
+    assert usage(bot) == 0 and bot.store.latest_plan(bot.user_id()) is None

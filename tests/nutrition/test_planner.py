@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from nutrition.allergens import TOP9, Allergies, allergens_in, mentions
 from nutrition.planning.candidates import exclusions
 from nutrition.planning.checker import SLOT_SHARE, check_plan, recipe_texts
-from nutrition.planning.planner import Infeasible, Plan, PlanRequest, Preferences, plan_week
+from nutrition.planning.planner import Infeasible, Plan, PlanRequest, PlanTimeout, Preferences, plan_week
 from nutrition.planning.recipes import (
     DEFAULT_RECIPES,
     PricedRecipe,
@@ -304,3 +305,15 @@ def test_the_checker_finds_macros_outside_the_amdr():
         for p in catalogue
     ]
     assert {"fat", "carbs", "totals"} <= rules_broken(plan, request(), fatty)
+
+
+def test_a_deadline_bounds_the_solve_and_diagnosis_can_be_skipped(catalogue):
+    with pytest.raises(PlanTimeout):
+        plan_week(request(), catalogue, deadline=time.monotonic())
+    started = time.monotonic()
+    with pytest.raises(Infeasible) as caught:
+        plan_week(request(budget_usd_per_week=5), catalogue, diagnose=False)
+    assert caught.value.relax == () and time.monotonic() - started < 30
+    with pytest.raises(Infeasible) as caught:  # with the diagnosis: the budget named, and what would work
+        plan_week(request(budget_usd_per_week=5), catalogue, deadline=time.monotonic() + 120)
+    assert caught.value.relax == ("budget",) and caught.value.cheapest_usd_per_week > 5
