@@ -16,7 +16,10 @@ from nutrition.planning.recipes import SLOTS
 NO_PLAN = 'You have no meal plan for this week yet. Send "plan my week" (or "plan 3 days", "plan dinners only").'
 NO_CATALOGUE = "Sorry, meal plans aren't available right now (the recipe catalogue is missing). Please try later."
 FAILED = "Sorry, I couldn't make a plan just now. Please try again in a little while."
-TOO_SLOW = "I'm too busy to finish your plan right now, sorry: please ask again in a minute (nothing was counted)."
+TOO_SLOW = (
+    "Working out that plan is taking too long right now, sorry: ask again in a minute, or loosen a limit such as "
+    "the budget (nothing was counted)."
+)
 ASK_ALLERGIES_FIRST = (
     "Before I plan your meals: any food allergies I should know about? "
     '(e.g. "no nuts or shellfish", or "none"). Then send "plan my week" again.'

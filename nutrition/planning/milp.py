@@ -82,28 +82,48 @@ class PlanTimeout(RuntimeError):
     """The plan's deadline passed before the solver finished: the machine is busy, or the request is hard."""
 
 
+class SolverTimeLimit(PlanTimeout):
+    """A solve ran out of its own time limit without a plan: whether one exists is not known."""
+
+
 Kept = Mapping[tuple[int, str], Choice]
 
 
 def solve(request: PlanRequest, pools: Pools, kept: Kept, rules: Rules) -> dict[tuple[int, str], Choice] | None:
-    """(day, slot) → Choice for every open slot, or None when no plan keeps the rules."""
+    """(day, slot) → Choice for every open slot, or None when no plan keeps the rules.
+
+    Raises:
+        SolverTimeLimit: nothing found, and some pass ran out of its time limit: whether a plan exists is unknown
+            (never reported as "no plan fits": a busy machine would make that claim wrongly).
+        PlanTimeout: the deadline passed.
+    """
+    timed_out: list[bool] = []
+    found = _search(request, pools, kept, rules, timed_out)
+    if found is None and timed_out:
+        raise SolverTimeLimit(f"the solver ran out of its {rules.time_limit_s:.0f} s before finding a plan")
+    return found
+
+
+def _search(request: PlanRequest, pools: Pools, kept: Kept, rules: Rules, timed_out: list[bool]):
     if not all(pools.values()):
         return None
     offers = (rotated(request, pools), preselected(request, pools))
     if max(Counter(day for day, _ in pools).values()) == 1:  # one meal a day: whole quarters at once is quick
-        return next((c for o in offers if (c := _solve(request, o, kept, rules, True, 0.0)) is not None), None)
+        return next(
+            (c for o in offers if (c := _solve(request, o, kept, rules, True, 0.0, timed_out)) is not None), None
+        )
     relaxed_fits = False
     for offered in offers:
         for slack in SLACKS:
-            picked = _solve(request, offered, kept, rules, whole_quarters=False, slack=slack)
+            picked = _solve(request, offered, kept, rules, False, slack, timed_out)
             if picked is None:
                 continue
             relaxed_fits = True
             fixed = {slot: [choice.priced] for slot, choice in picked.items()}
-            if (rounded := _solve(request, fixed, kept, rules, whole_quarters=True, slack=0.0)) is not None:
+            if (rounded := _solve(request, fixed, kept, rules, True, 0.0, timed_out)) is not None:
                 return rounded
     # Servings in between quarters fit, yet no rounding of them did: the slow exact model, as a last resort.
-    return _solve(request, offers[0], kept, rules, whole_quarters=True, slack=0.0) if relaxed_fits else None
+    return _solve(request, offers[0], kept, rules, True, 0.0, timed_out) if relaxed_fits else None
 
 
 class _Rows:
@@ -126,7 +146,7 @@ class _Rows:
         return LinearConstraint(csr_array((data, indices, indptr), shape=(len(self.lb), n)), self.lb, self.ub)
 
 
-def _solve(request: PlanRequest, pools: Pools, kept: Kept, rules: Rules, whole_quarters: bool, slack: float):
+def _solve(request: PlanRequest, pools: Pools, kept: Kept, rules: Rules, whole_quarters: bool, slack: float, timed_out):
     sizes = {(slot, p.recipe.id): _quarters(request, slot[1], p, rules) for slot, pool in pools.items() for p in pool}
     keys = [(slot, p) for slot, pool in pools.items() for p in pool if sizes[(slot, p.recipe.id)]]
     # choice k: chosen at k, its quarter servings at K + k
@@ -170,6 +190,8 @@ def _solve(request: PlanRequest, pools: Pools, kept: Kept, rules: Rules, whole_q
         options={"time_limit": time_limit, "mip_rel_gap": MIP_GAP},
     )
     if result.x is None:
+        if result.status == 1:  # the time limit, before any solution: unknown, not infeasible
+            timed_out.append(True)
         return None
     x = result.x
     quarters = x[k_count : 2 * k_count]

@@ -19,7 +19,7 @@ from nutrition.planning.checker import (
     day_share,
     planned_slots,
 )
-from nutrition.planning.milp import Choice, PlanTimeout, Rules, solve
+from nutrition.planning.milp import Choice, PlanTimeout, Rules, SolverTimeLimit, solve
 from nutrition.planning.recipes import SLOTS, PricedRecipe
 from nutrition.targets import DailyTargets
 from nutrition.usda_table import ZERO, Nutrients
@@ -145,16 +145,21 @@ def plan_week(
 
     Raises:
         Infeasible: no plan fits; says which rule to relax (and for the budget, what budget would work).
-        PlanTimeout: the deadline passed first.
+        PlanTimeout: the deadline passed first, or the solver ran out of its time limit before finding a plan
+            (`SolverTimeLimit`): whether one exists is then not known, and never reported as "no plan fits".
         ValueError: the request itself is malformed (an unknown slot, a kept meal outside the plan).
     """
     _validate(request, catalogue)
     kept = _kept(request, catalogue)
     offered = pools(request, catalogue, kept)
-    rules = Rules(deadline=deadline)
-    choices = solve(request, offered, kept, rules) or solve(
-        request, offered, kept, dataclasses.replace(rules, meal_size=False)
-    )
+    rules, unknown = Rules(deadline=deadline), None
+    try:
+        choices = solve(request, offered, kept, rules)
+    except SolverTimeLimit as exc:  # the looser model below may still find one
+        choices, unknown = None, exc
+    choices = choices or solve(request, offered, kept, dataclasses.replace(rules, meal_size=False))
+    if choices is None and unknown is not None:
+        raise unknown  # ran out of time somewhere: "no plan fits" is not known
     if choices is None:
         if not diagnose:
             raise Infeasible("No plan keeps every rule.", ())
@@ -265,7 +270,11 @@ def _diagnose(request: PlanRequest, catalogue: Sequence[PricedRecipe], kept, dea
             continue
         kept_now = {} if rule == "keep" else kept
         quick = dataclasses.replace(rules, time_limit_s=2.0, meal_size=False, deadline=deadline)
-        if solve(relaxed, pools(relaxed, catalogue, kept_now), kept_now, quick) is not None:
+        try:
+            helps = solve(relaxed, pools(relaxed, catalogue, kept_now), kept_now, quick) is not None
+        except SolverTimeLimit:  # not shown to help in the time given: not named
+            helps = False
+        if helps:
             relax.append(rule)
             if rule == "budget":  # the answer names the budget that works, and nothing else: stop looking
                 break

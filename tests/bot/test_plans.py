@@ -357,5 +357,5 @@ def test_a_plan_that_outlasts_its_time_budget_is_refused_and_not_counted(plans_b
     bot = plans_bot(plan_budget_s=0.01)  # the database is held while a plan is solved: never for long
     onboard(bot)
     (refused,) = say(bot, "plan my week")
-    assert refused.startswith("I'm too busy to finish your plan right now")
+    assert refused.startswith("Working out that plan is taking too long right now")
     assert usage(bot) == 0 and bot.store.latest_plan(bot.user_id()) is None
