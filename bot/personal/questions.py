@@ -13,7 +13,7 @@ from bot.personal.service import Learning
 from bot.storage.protocols import BotStore
 from bot.storage.records import ProfileRecord, UserRecord
 from nutrition.personalization import answers, signals
-from nutrition.personalization.preferences import BUDGETS, SKILLS
+from nutrition.personalization.preferences import BUDGETS, SKILLS, UserPreferences
 from nutrition.personalization.use import next_question, stage
 
 ASKING = "pref_"  # profile.asking of a preference question: "pref_spice"
@@ -55,12 +55,13 @@ class Questions:
         self.store = store
         self.learning = Learning(store)
 
-    def stage(self, user: UserRecord, now: datetime) -> str:
+    def stage(self, user: UserRecord, now: datetime, prefs: UserPreferences | None = None) -> str:
+        """The person's personalization stage; `prefs`: their preferences when the caller has read them already."""
         since = self.store.personal_since(user.id)
         days_active = (now - since).days if since else 0
         days = {period_keys(now - timedelta(days=d), user.timezone)["day"] for d in range(7)}
         messages = sum(self.store.usage(user.id, "day", day).get("messages", 0) for day in days)
-        prefs = self.learning.get(user.id)
+        prefs = self.learning.get(user.id) if prefs is None else prefs
         return stage(prefs, days_active=days_active, messages_last_7_days=messages)
 
     def ask(self, user: UserRecord, profile: ProfileRecord, day: str, now: datetime) -> str | None:
@@ -74,7 +75,7 @@ class Questions:
         if correcting or asked_today:  # what next_question would say, without reading a week of usage first
             return None
         prefs = self.learning.get(user.id)
-        field = next_question(prefs, stage=self.stage(user, now), asked_today=asked_today, correcting=correcting)
+        field = next_question(prefs, stage=self.stage(user, now, prefs), asked_today=asked_today, correcting=correcting)
         if field is None:
             return None
         self.learning.learn(user.id, now, answers.question_asked, field)

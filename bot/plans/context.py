@@ -154,10 +154,11 @@ class PlanBase:
         attempts, infeasible = [set(freed), set(freed) | days, set(freed) | days | later, everything], []
         attempts = list(dict.fromkeys(map(frozenset, attempts)))
         deadline = time.monotonic() + self.settings.plan_budget_s  # for all the attempts: see plan_budget_s
+        person = self._request(profile, stored)  # read once: the attempts differ only in what they keep
         for n, attempt in enumerate(attempts, 1):
             keep = {key: meal for key, meal in meals.items() if key not in attempt and key not in skip}
             try:  # only the last attempt's failure is told, so only it is worth the diagnosis
-                request = self._request(profile, stored, keep)
+                request = replace(person, keep=keep)
                 plan = plan_week(request, catalogue.recipes, deadline=deadline, diagnose=n == len(attempts))
                 break
             except Infeasible as exc:
