@@ -234,7 +234,7 @@ class BotService:
         def coach(meal: PhotoMeal) -> list[str]:
             try:
                 # a question about an unknown food is the one question of this reply
-                return self.conversation.after_photo(user, meal.totals, meal.at, not meal.unknown)
+                return self.conversation.after_photo(user, meal.totals, meal.at, not meal.unknown, meal.items)
             except Exception:  # the meal is logged; coaching is a bonus that must not lose the reply
                 log.exception("coaching after %s failed", message.sid)
                 return []

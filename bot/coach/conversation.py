@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -25,12 +26,13 @@ from bot.coach.forget import HOW_TO_CONFIRM, Forgetter, confirmation
 from bot.coach.typed_meals import TypedMeals
 from bot.gallery.ask_back import AskBack
 from bot.ledger import period_keys
+from bot.personal.eaten import RATE_ASKING, EatenMeals
 from bot.personal.intents import parse as parse_personal
 from bot.personal.questions import ASKING, Questions
 from bot.personal.replies import PersonalReplies
 from bot.storage.photo_store import PhotoStore
 from bot.storage.protocols import BotStore
-from bot.storage.records import DayTotals, MessageRecord, ProfileRecord, UserRecord
+from bot.storage.records import DayTotals, ItemRecord, MessageRecord, ProfileRecord, UserRecord
 from nutrition.allergens import parse_allergies
 from nutrition.corrections import REGRAM, REMOVE, parse_correction
 from nutrition.meal_text import has_amounts, looks_like_meal
@@ -89,6 +91,7 @@ class Conversation:
         self.forgetter = Forgetter(photos)
         self.personal = PersonalReplies(store, plans)
         self.questions = Questions(store)
+        self.eaten = EatenMeals(store, plans)  # a planned meal logged, and "How was it?"
 
     def handle(self, user: UserRecord, message: MessageRecord, now: datetime) -> Turn:
         body = message.body.strip()
@@ -106,6 +109,11 @@ class Conversation:
             said = self.questions.answer(user, profile, body, now)
             if said is not None:
                 return Turn((said,), "preference_answer")
+            profile = self.store.get_profile(user.id)
+        if profile.asking == RATE_ASKING:  # "How was it?" about a planned meal just logged
+            said = self.eaten.answer(user, body, now)
+            if said is not None:
+                return Turn((said,), "planned_rating")
             profile = self.store.get_profile(user.id)
         # what was learned ("what do you know about me", "reset spice", "swap quinoa for rice"), then meal plans
         # ("plan my week", "day 2", "no fish", "i have rice"...), before the commands and meals
@@ -291,21 +299,25 @@ class Conversation:
         if isinstance(outcome, str):
             return Turn((outcome,), intent)
         foods, totals = outcome
-        self.personal.learning.meal_logged(user, now)
+        eaten = self.eaten.logged(user, [(f.ndb, f.name) for f in foods], now)
         profile = self.store.get_profile(user.id)
         lines = text.text_meal_lines(foods, totals, whatsapp)
         lines += self.advice(user, profile, totals, now, "meal_logged")
-        question = self.next_question(user, profile, day, now)
+        question = self.next_question(user, profile, day, now) or self.eaten.ask(user, eaten, now)
         if question:
             lines.append(question)
         return Turn((fit("\n".join(lines)),), intent)
 
-    def after_photo(self, user: UserRecord, totals: DayTotals, now: datetime, ask: bool = True) -> list[str]:
+    def after_photo(
+        self, user: UserRecord, totals: DayTotals, now: datetime, ask: bool = True, items: Sequence[ItemRecord] = ()
+    ) -> list[str]:
         """What the coach adds under a photo's meal reply (the channel calls it once the meal is logged); `ask`:
-        False when the reply already asks something."""
+        False when the reply already asks something; `items`: the meal's."""
+        eaten = self.eaten.planned(user, [(i.name, i.display_name) for i in items], now)
         profile = self.store.get_profile(user.id)
         lines = self.advice(user, profile, totals, now, "meal_logged")
         if not ask:
             return lines
         question = self.next_question(user, profile, period_keys(now, user.timezone)["day"], now)
+        question = question or self.eaten.ask(user, eaten, now)
         return lines + ([question] if question else [])

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.storage.protocols import BotStore
 from bot.storage.records import ItemRecord, UserRecord
 from nutrition.personalization import signals
+from nutrition.personalization.cuisines import cuisine_of_foods
 from nutrition.personalization.preferences import RESETTABLE, UserPreferences, reset
 from nutrition.personalization.use import portion_factor
 
@@ -107,9 +108,25 @@ class Learning:
         return prefs
 
     # what happens in the conversation
-    def meal_logged(self, user: UserRecord, now: datetime, cuisine: str | None = None) -> None:
+    def meal_logged(
+        self, user: UserRecord, now: datetime, cuisine: str | None = None, foods: Sequence[str] = ()
+    ) -> None:
+        """A meal logged now: its time, and its cuisine (`cuisine`, else the one its `foods` are evidence of)."""
+        cuisine = cuisine or cuisine_of_foods(foods)
         self.learn(
             user.id, now, signals.meal_logged, slot=None, local_time=local_time(now, user.timezone), cuisine=cuisine
+        )
+
+    def planned_meal(self, user_id: int, dish: dict, accepted: bool, now: datetime) -> None:
+        """A planned meal eaten (`accepted`) or swapped away; `dish`: its cuisine, foods and spice."""
+        self.learn(
+            user_id,
+            now,
+            signals.planned,
+            cuisine=dish.get("cuisine"),
+            foods=list(dish.get("foods") or ()),
+            spice=dish.get("spice"),
+            accepted=accepted,
         )
 
     def rated_foods(self, user_id: int, foods: Sequence[str], rating: int, now: datetime, **dish) -> None:

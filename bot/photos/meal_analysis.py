@@ -237,7 +237,7 @@ class MealAnalyser:
             meal, totals = self.store.save_meal(message.id, user.id, day, message.created_at, items, models, photo_refs)
             meal_id = meal.id
             self.learning.remember_photo(user.id, meal.id, adjusted, now)
-            self.learning.meal_logged(user, message.created_at)
+            self.learning.meal_logged(user, message.created_at, foods=[item.display_name for item in items])
         else:
             totals = self.store.day_totals(user.id, day)
         unknown = tuple(_unknown(q) for q in questions)

@@ -32,6 +32,8 @@ class PlanEdits(PlanBase):
         if not slots or any((index, s) not in meals for s in slots):
             what = intent.slot or "meal"
             return PlanTurn((f"There's no {what} planned on {current.day_label(index)}.",), "plan_swap")
+        for s in slots:  # a planned meal swapped away: a weak signal against its cuisine and foods
+            self.learning.planned_meal(user.id, self._dish(meals[(index, s)].recipe_id, catalogue), False, now)
         stored = dict(current.record.request)
         stored["avoid"] = [*stored["avoid"], *([index, s, meals[(index, s)].recipe_id] for s in slots)]
         shown = {"day": index, "slot": slots[0]} if len(slots) == 1 else None

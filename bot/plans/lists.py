@@ -9,11 +9,10 @@ from dataclasses import replace
 from bot.ledger import period_keys
 from bot.plans import wording
 from bot.plans.context import Current, PlanBase, PlanTurn
+from bot.plans.eaten import SLOT_HOURS, best_meal
 from bot.plans.intents import PlanIntent
 from nutrition.planning.planner import PlannedMeal
 from nutrition.planning.shopping import shopping_list
-
-SLOT_HOURS = {"breakfast": 8, "lunch": 13, "snack": 16, "dinner": 19}  # when a planned meal counts as eaten
 
 
 class PlanLists(PlanBase):
@@ -52,15 +51,49 @@ class PlanLists(PlanBase):
             return (None if named else self._rate_last_meal(user, intent, now)) or PlanTurn(
                 (wording.WHICH_MEAL,), "plan_rating"
             )
-        meal: PlannedMeal = meals[key]
-        self.store.add_plan_rating(user.id, current.record.id, key[0], key[1], meal.recipe_id, intent.rating, now)
+        return PlanTurn((self._rate_meal(user, current, catalogue, key, intent.rating, now),), "plan_rating")
+
+    def _rate_meal(self, user, current: Current, catalogue, key: tuple[int, str], rating: int, now) -> str:
+        """Store and learn from a rating of the planned meal `key`; what the reply says."""
+        meal: PlannedMeal = current.plan.meals()[key]
+        self.store.add_plan_rating(user.id, current.record.id, key[0], key[1], meal.recipe_id, rating, now)
         self.store.update_plan(current.record.id, now, shown={"day": key[0], "slot": key[1]})
         dish = self._dish(meal.recipe_id, catalogue)
-        self.learning.rated_foods(
-            user.id, dish["foods"], intent.rating, now, cuisine=dish["cuisine"], spice=dish["spice"]
-        )
-        when = f"{current.day_label(key[0])} {key[1]}"
-        return PlanTurn((f"Thanks: {meal.name} ({when}) rated {intent.rating}/5.",), "plan_rating")
+        self.learning.rated_foods(user.id, dish["foods"], rating, now, cuisine=dish["cuisine"], spice=dish["spice"])
+        return f"Thanks: {meal.name} ({current.day_label(key[0])} {key[1]}) rated {rating}/5."
+
+    def rate_eaten(self, user, eaten: dict, rating: int, now) -> str | None:
+        """A rating of the planned meal `eaten` (what `eaten` returned), the answer to "how was it?"; None when
+        that meal is no longer in the plan in use (re-planned, or a newer plan)."""
+        current, catalogue = self._current(user, now), self.catalogue.get()
+        if current is None or catalogue is None or current.record.id != eaten["plan_id"]:
+            return None
+        key = (eaten["day"], eaten["slot"])
+        meal = current.plan.meals().get(key)
+        if meal is None or meal.recipe_id != eaten["recipe_id"]:
+            return None
+        return self._rate_meal(user, current, catalogue, key, rating, now)
+
+    def eaten(self, user, foods, now) -> dict | None:
+        """The meal of today's plan that a logged meal of `foods` ((name, display name) each) is, now the meal in
+        question ("rate 4" is about it), with what it teaches; None when it is none of them (`bot.plans.eaten`)."""
+        current, catalogue = self._current(user, now), self.catalogue.get()
+        if current is None or catalogue is None or not foods:
+            return None
+        recipes = {p.recipe.id: p.recipe for p in catalogue.recipes}
+        skipped = {(d, s) for d, s in current.record.request["skip"]}
+        candidates = [
+            (key, recipes[meal.recipe_id])
+            for key, meal in current.plan.meals().items()
+            if key[0] == current.today and key not in skipped and meal.recipe_id in recipes
+        ]
+        key = best_meal(foods, candidates, int(period_keys(now, user.timezone)["hour"][-2:]))
+        if key is None:
+            return None
+        meal = current.plan.meals()[key]
+        self.store.update_plan(current.record.id, now, shown={"day": key[0], "slot": key[1]})
+        eaten = {"plan_id": current.record.id, "day": key[0], "slot": key[1], "recipe_id": meal.recipe_id}
+        return {**eaten, "name": meal.name, "dish": self._dish(meal.recipe_id, catalogue)}
 
     def _rate_last_meal(self, user, intent, now) -> PlanTurn | None:
         """A rating with no planned meal in question is for the last meal logged; None when there is none."""
