@@ -11,8 +11,15 @@ engagement 0.3-1 that scales how often they say or log anything. Each week the s
 dinners: the planner's hard rules from `planner_preferences`, a random pool of 30 allowed recipes (standing in
 for the planner's cost and nutrient choice), the top 7 by `rank`. The person keeps a meal when liking + noise
 > 0, and as their truths say, with noise: rates what they eat, swaps or says "no X" when a disliked food is in
-it, says "too spicy", logs meals at their (noisy, sometimes odd) times, corrects the model's grams, answers
-`next_question`. The learner sees only these signals, through `nutrition.personalization.signals`.
+it, says "too spicy", swaps a planned meal they don't want ("swap tuesday dinner"), logs meals at their (noisy,
+sometimes odd) times, corrects the model's grams, answers `next_question`. As in the bot: a planned meal logged is
+learned as kept (`planned`), a logged meal's cuisine is what `cuisines.cuisine_of_foods` reads in the dish's name
+and items, and on a day with no preference question, "How was it?" about the first planned meal logged and
+neither rated nor corrected is answered (as often as a question is) with a rating. Breakfasts are not planned:
+chosen as the person likes them, only logged. The learner sees only these signals, through
+`nutrition.personalization.signals`.
+
+    PYTHONPATH=. python benchmarks/personalization.py    # from a worktree: its own nutrition/, not the installed one
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import typer
 
 from nutrition.allergens import mentions
 from nutrition.personalization import answers, signals
+from nutrition.personalization.cuisines import cuisine_of_foods
 from nutrition.personalization.preferences import UserPreferences
 from nutrition.personalization.use import next_question, planner_preferences, portion_factor, rank, stage
 from nutrition.planning.recipes import DEFAULT_RECIPES, Recipe, load_recipes
@@ -46,7 +54,7 @@ GOAL_GAIN, GOAL_DISLIKED, GOAL_DISLIKED_FROM_WEEK, GOAL_PORTION_RATIO, GOAL_QUES
 # Liking lost by a dish with a disliked food / per spice level above the tolerance / over the time limit.
 DISLIKE_PENALTY, SPICE_PENALTY, TIME_PENALTY = 1.5, 0.7, 0.5
 ACCEPT_NOISE, RATING_NOISE = 0.5, 0.35  # sd of the liking noise when deciding and when rating
-P_PLAN_SEEN = 0.8  # a kept or swapped planned meal the app notices
+P_PLAN_SEEN = 0.8  # a planned meal not eaten that the person swaps ("swap tuesday dinner"): the bot notices it
 P_SAY_NO, P_SWAP, P_TOO_SPICY, P_RATE, P_CORRECT = 0.35, 0.5, 0.4, 0.7, 0.4  # each × engagement
 P_SPICE_ANSWER_OFF = 0.2  # people misjudge their own spice tolerance
 P_FORGET_DISLIKE = 0.3  # asked which foods they avoid, people forget some
@@ -99,7 +107,8 @@ class Week:
     suggested: int = 0
     accepted: int = 0
     disliked: int = 0
-    questions: int = 0
+    questions: int = 0  # all questions asked, "How was it?" among them
+    prompts: int = 0  # "How was it?" about a planned meal just logged
     busiest_day: int = 0  # the most questions asked in one day
     errors: list[float] = field(default_factory=list)  # |shown grams - true| / true, after the learned factor
     raw_errors: list[float] = field(default_factory=list)  # the same without it
@@ -190,12 +199,18 @@ def clock(minute: float) -> dt.time:
     return dt.time(m // 60, m % 60)
 
 
+@functools.lru_cache(maxsize=4096)
+def _cuisine_of(texts: tuple[str, ...]) -> str | None:
+    return cuisine_of_foods(texts)
+
+
 def log_meal(rng, person: Person, prefs, week: Week, slot: str, dish: Dish, at) -> tuple[UserPreferences, bool]:
-    """The person logs a meal (a photo): its time, and maybe a correction of the grams. Returns (prefs, corrected)."""
+    """The person logs a meal (a photo): its time, the cuisine its foods are evidence of (as the bot reads it, from
+    the dish's name and items), and maybe a correction of the grams. Returns (prefs, corrected)."""
     minute = person.meal_minutes[slot] + rng.gauss(0, TIME_SD_MIN)
     if rng.random() < P_ODD_TIME:
         minute += rng.uniform(120, 240)
-    cuisine = dish.cuisine if slot in PLANNED_SLOTS else None
+    cuisine = _cuisine_of(dish.texts)
     prefs = signals.meal_logged(prefs, slot=slot, local_time=clock(minute), cuisine=cuisine, at=at)
     true_g = rng.uniform(80, 300)
     predicted = true_g / ((person.bias or 1.0) * math.exp(rng.gauss(0, MODEL_NOISE_SD)))
@@ -212,16 +227,24 @@ def log_meal(rng, person: Person, prefs, week: Week, slot: str, dish: Dish, at) 
     return prefs, False
 
 
-def offer(rng, person: Person, prefs, week: Week, slot: str, dish: Dish, at) -> tuple[UserPreferences, int, bool]:
-    """A planned meal's day: kept or swapped, and what the person says about it. Returns (prefs, messages, corrected)."""
+def rating_of(rng, person: Person, dish: Dish, swapped: bool) -> int:
+    score = liking(person, dish, swapped=swapped) + rng.gauss(0, RATING_NOISE)
+    return max(1, min(5, round(3 + 2 * score)))
+
+
+def offer(rng, person: Person, prefs, week: Week, slot: str, dish: Dish, at):
+    """A planned meal's day: kept or swapped, and what the person says about it. Returns (prefs, messages,
+    corrected, ask): `ask` is (the dish, whether a food of it was swapped) when "How was it?" may be asked about it
+    (the planned meal was logged, not rated, and its grams not corrected: a correction drops the question)."""
     e, messages, corrected = person.engagement, 0, False
     bad_foods = names_any(dish, person.dislikes)
     kept = liking(person, dish) + rng.gauss(0, ACCEPT_NOISE) > 0
     week.suggested += 1
     week.accepted += kept
     week.disliked += bool(bad_foods)
-    if rng.random() < P_PLAN_SEEN:
-        prefs = signals.planned(prefs, cuisine=dish.cuisine, foods=dish.foods, spice=dish.spice, accepted=kept, at=at)
+    if not kept and rng.random() < P_PLAN_SEEN:  # "swap tuesday dinner"
+        prefs = signals.planned(prefs, cuisine=dish.cuisine, foods=dish.foods, spice=dish.spice, accepted=False, at=at)
+        messages += 1
     swapped = False
     if bad_foods and rng.random() < (P_SWAP if kept else P_SAY_NO) * e:
         food = rng.choice(bad_foods)
@@ -233,16 +256,18 @@ def offer(rng, person: Person, prefs, week: Week, slot: str, dish: Dish, at) -> 
     if dish.spice > person.spice and rng.random() < P_TOO_SPICY * e:
         prefs, messages = signals.too_spicy(prefs, dish.spice, at), messages + 1
     if not kept:
-        return prefs, messages, corrected
-    if rng.random() < P_RATE * e:
-        score = liking(person, dish, swapped=swapped) + rng.gauss(0, RATING_NOISE)
-        rating = max(1, min(5, round(3 + 2 * score)))
+        return prefs, messages, corrected, None
+    rated = rng.random() < P_RATE * e
+    if rated:
+        rating = rating_of(rng, person, dish, swapped)
         prefs = signals.rated(prefs, cuisine=dish.cuisine, foods=dish.foods, spice=dish.spice, rating=rating, at=at)
         messages += 1
-    if rng.random() < e:
+    logged = rng.random() < e
+    if logged:  # the bot matches the log to the planned meal: kept
         prefs, corrected = log_meal(rng, person, prefs, week, slot, dish, at)
+        prefs = signals.planned(prefs, cuisine=dish.cuisine, foods=dish.foods, spice=dish.spice, accepted=True, at=at)
         messages += 1 + corrected
-    return prefs, messages, corrected
+    return prefs, messages, corrected, (dish, swapped) if logged and not (rated or corrected) else None
 
 
 def answer(rng, person: Person, prefs, question: str, at) -> UserPreferences:
@@ -269,17 +294,20 @@ def answer(rng, person: Person, prefs, question: str, at) -> UserPreferences:
 def simulate_person(rng: random.Random, person: Person, dishes: Sequence[Dish], weeks: int) -> list[Week]:
     prefs, history, out = UserPreferences.empty(), [], []
     breakfasts = [d for d in dishes if "breakfast" in d.slots]
+    breakfast_weights = [math.exp(liking(person, d)) for d in breakfasts]  # breakfast is eaten as the person likes
     for w in range(weeks):
         week, plan = Week(), plan_week(rng, prefs, dishes)
         for day in range(7):
             at = START + dt.timedelta(days=7 * w + day, hours=12)
-            messages, correcting = 0, False
-            if rng.random() < person.engagement:  # breakfast is eaten as the person likes; only logged
-                prefs, correcting = log_meal(rng, person, prefs, week, "breakfast", rng.choice(breakfasts), at)
+            messages, correcting, eaten = 0, False, []
+            if rng.random() < person.engagement:  # only logged, not planned
+                breakfast = rng.choices(breakfasts, weights=breakfast_weights)[0]
+                prefs, correcting = log_meal(rng, person, prefs, week, "breakfast", breakfast, at)
                 messages += 1 + correcting
             for slot, dish in (plan[day], plan[MEALS_PER_SLOT + day]):
-                prefs, said, corrected = offer(rng, person, prefs, week, slot, dish, at)
+                prefs, said, corrected, ask = offer(rng, person, prefs, week, slot, dish, at)
                 messages, correcting = messages + said, correcting or corrected
+                eaten += [ask] if ask else []
             days_active = 7 * w + day + 1
             current = stage(prefs, days_active=days_active, messages_last_7_days=sum(history[-6:]) + messages)
             question = next_question(prefs, stage=current, asked_today=0, correcting=correcting)
@@ -288,6 +316,15 @@ def simulate_person(rng: random.Random, person: Person, dishes: Sequence[Dish], 
                 week.busiest_day = max(week.busiest_day, 1)  # next_question is asked once a day, at most
                 if rng.random() < 0.3 + 0.6 * person.engagement:
                     prefs, messages = answer(rng, person, prefs, question, at), messages + 1
+            elif eaten:  # the day's one question left: "How was it?" about the first planned meal logged
+                week.questions, week.prompts = week.questions + 1, week.prompts + 1
+                week.busiest_day = max(week.busiest_day, 1)
+                if rng.random() < 0.3 + 0.6 * person.engagement:
+                    dish, rating = eaten[0][0], rating_of(rng, person, *eaten[0])
+                    prefs = signals.rated(
+                        prefs, cuisine=dish.cuisine, foods=dish.foods, spice=dish.spice, rating=rating, at=at
+                    )
+                    messages += 1
             history.append(messages)
         for slot, learned in prefs.meal_times.items():
             if slot in person.meal_minutes:
@@ -324,6 +361,7 @@ def simulate(seed: int = 0, people: int = 200, weeks: int = 6, recipes: Path = R
                 "portion_error_true_bias": statistics.fmean(floor) if floor else None,
                 "meal_time_error_min": statistics.fmean(times) if times else None,
                 "questions_per_day": statistics.fmean(x.questions / 7 for x in of_week),
+                "how_was_it_per_day": statistics.fmean(x.prompts / 7 for x in of_week),
                 "max_questions_per_day": max(x.busiest_day for x in of_week),
             }
         )
@@ -391,8 +429,8 @@ def _pct(x: float | None) -> str:
 def render(result: dict, summary: dict) -> str:
     lines = [
         "| week | suggested | accepted | with a disliked food | grams error: learned factor | model alone "
-        "| true bias | meal-time error | questions / person / day |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        '| true bias | meal-time error | questions / person / day | of which "How was it?" |',
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["rows"]:
         minutes = "-" if r["meal_time_error_min"] is None else f"{r['meal_time_error_min']:.0f} min"
@@ -400,7 +438,7 @@ def render(result: dict, summary: dict) -> str:
             f"| {r['week']} | {r['suggested']} | {_pct(r['acceptance'])} | {_pct(r['disliked_share'])} | "
             f"{_pct(r['portion_error'])} | {_pct(r['portion_error_unadjusted'])} | "
             f"{_pct(r['portion_error_true_bias'])} | {minutes} | "
-            f"{r['questions_per_day']:.2f} |"
+            f"{r['questions_per_day']:.2f} | {r['how_was_it_per_day']:.2f} |"
         )
     (lo1, hi1), (lo6, hi6) = summary["acceptance_week1_ci95"], summary["acceptance_last_ci95"]
     glo, ghi = summary["acceptance_gain_ci95"]

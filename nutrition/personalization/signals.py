@@ -26,6 +26,10 @@ from nutrition.planning.recipes import MAX_SPICE, SLOTS
 CUISINE_K = 2.0  # a cuisine rated twice is half sure
 CUISINE_ALPHA_MIN = 0.2  # after ~5 ratings the affinity is a moving average, so tastes may change
 LOGGED_AFFINITY = (0.5, 0.25)  # (target, weight): eating a cuisine often is a mild liking
+# ... except at breakfast: the same few dishes (eggs, toast, pancakes) whatever cuisines one likes, so eating them
+# says little about the lunches and dinners that are planned; counting them cost 1-2 points of week-6 acceptance in
+# the simulation's validation seeds 1 and 2 (benchmarks/personalization.py).
+NO_CUISINE_SLOTS = ("breakfast",)
 PLANNED_AFFINITY = {True: (0.3, 0.5), False: (-0.5, 0.5)}  # a planned meal kept / swapped away
 # A dislike's confidence is the probability that the person dislikes the food, updated by Bayes' rule on odds:
 # each signal multiplies them by how much likelier it is if the food is disliked than if it is not.
@@ -261,7 +265,8 @@ def meal_logged(
     prefs: UserPreferences, *, slot: str | None, local_time: dt.time, cuisine: str | None, at: dt.datetime
 ) -> UserPreferences:
     """A meal logged at `local_time`: the slot's learned time moves towards it (a running mean on the clock,
-    each step capped so that one odd late meal barely moves it); the cuisine gains a little liking."""
+    each step capped so that one odd late meal barely moves it); the cuisine gains a little liking, unless the
+    meal is a breakfast (NO_CUISINE_SLOTS)."""
     if slot is not None and slot not in SLOTS:
         raise ValueError(f"unknown slot {slot!r} (expected one of {', '.join(SLOTS)})")
     slot = slot or slot_at(local_time)
@@ -282,7 +287,7 @@ def meal_logged(
         f"{rounded // 60:02d}:{rounded % 60:02d}", round(n_new / (n_new + MEAL_TIME_K), 4), "logs", iso_utc(at)
     )
     cuisines = prefs.cuisines
-    if cuisine:
+    if cuisine and slot not in NO_CUISINE_SLOTS:
         cuisines = nudge_cuisine(cuisines, cuisine, *LOGGED_AFFINITY, "logs", at)
     return dataclasses.replace(prefs, meal_times=times, cuisines=cuisines, counts=bump(prefs, "meals_logged"))
 

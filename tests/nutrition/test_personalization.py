@@ -136,9 +136,12 @@ def test_meal_times_follow_logs_and_one_late_meal_barely_moves_them():
     hours, minutes = map(int, late.meal_times["dinner"].value.split(":"))
     assert 19 * 60 <= hours * 60 + minutes <= 19 * 60 + 45
     assert changed_fields(EMPTY, prefs) == {"meal_times"}
-    # Without a slot, the time says which; a logged cuisine is a mild liking.
-    guessed = signals.meal_logged(EMPTY, slot=None, local_time=dt.time(7, 45), cuisine="mexican", at=AT)
-    assert set(guessed.meal_times) == {"breakfast"} and guessed.cuisines["mexican"].value > 0
+    # Without a slot, the time says which; a logged cuisine is a mild liking, except a breakfast's.
+    guessed = signals.meal_logged(EMPTY, slot=None, local_time=dt.time(12, 45), cuisine="mexican", at=AT)
+    assert set(guessed.meal_times) == {"lunch"} and guessed.cuisines["mexican"].value > 0
+    assert guessed.cuisines["mexican"].source == "logs" and guessed.cuisines["mexican"].confidence < 0.2
+    breakfast = signals.meal_logged(EMPTY, slot=None, local_time=dt.time(7, 45), cuisine="mexican", at=AT)
+    assert set(breakfast.meal_times) == {"breakfast"} and breakfast.cuisines == {}
     # Around midnight the mean goes the short way round the clock.
     night = signals.meal_logged(EMPTY, slot="snack", local_time=dt.time(23, 50), cuisine=None, at=AT)
     night = signals.meal_logged(night, slot="snack", local_time=dt.time(0, 10), cuisine=None, at=AT)

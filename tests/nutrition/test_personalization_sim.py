@@ -40,8 +40,10 @@ def test_acceptance_rises_and_questions_stay_within_one_a_day(small):
     assert [r["week"] for r in rows] == [1, 2, 3]
     assert rows[2]["acceptance"] > rows[0]["acceptance"]
     assert rows[2]["disliked_share"] < rows[0]["disliked_share"]
-    assert rows[0]["questions_per_day"] == 0  # the first week is foundation: no questions
-    assert all(r["max_questions_per_day"] <= 1 for r in rows)
+    # the first week is foundation: no preference question, only "How was it?" about planned meals logged
+    assert rows[0]["questions_per_day"] == rows[0]["how_was_it_per_day"] > 0
+    assert all(r["max_questions_per_day"] <= 1 for r in rows)  # "How was it?" takes the day's one question
+    assert all(r["how_was_it_per_day"] <= r["questions_per_day"] for r in rows)
 
 
 def test_goals_and_table_render(sim, small):
