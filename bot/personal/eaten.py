@@ -53,6 +53,11 @@ def rating_of(body: str) -> int | None:
     return WORD_RATINGS.get(said)
 
 
+def _in_sentence(name: str) -> str:
+    """A dish's name inside a sentence: "Grilled chicken" → "grilled chicken", "BLT sandwich" kept."""
+    return name[:1].lower() + name[1:] if name[1:2].islower() else name
+
+
 class EatenMeals:
     def __init__(self, store: BotStore, plans: PlannedMeals | None):
         self.store = store
@@ -96,7 +101,7 @@ class EatenMeals:
             return None
         asked = {**profile.asked, EATEN: {**noted, "asked": True}, "_day": day}
         self.store.update_profile(user.id, now, asking=RATE_ASKING, asked=asked)
-        return HOW_WAS_IT.format(name=eaten["name"][:1].lower() + eaten["name"][1:])
+        return HOW_WAS_IT.format(name=_in_sentence(eaten["name"]))
 
     def answer(self, user: UserRecord, body: str, now: datetime) -> str | None:
         """The reply to an answer of "How was it?"; None when the message is not a rating (the question is

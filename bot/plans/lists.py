@@ -77,8 +77,10 @@ class PlanLists(PlanBase):
     def eaten(self, user, foods, now) -> dict | None:
         """The meal of today's plan that a logged meal of `foods` ((name, display name) each) is, now the meal in
         question ("rate 4" is about it), with what it teaches; None when it is none of them (`bot.plans.eaten`)."""
+        if not foods:
+            return None
         current, catalogue = self._current(user, now), self.catalogue.get()
-        if current is None or catalogue is None or not foods:
+        if current is None or catalogue is None:
             return None
         recipes = {p.recipe.id: p.recipe for p in catalogue.recipes}
         skipped = {(d, s) for d, s in current.record.request["skip"]}

@@ -96,23 +96,42 @@ def test_a_logged_meal_matches_the_planned_recipe_it_is(recipes):
     assert best_meal(typed, [((0, "lunch"), other)], hour=13) is None
 
 
-def put_breakfast(bot, recipes) -> None:
-    """Make today's breakfast of the plan in use the BREAKFAST recipe (the rest as planned)."""
+def put_breakfast(bot, recipes, slot: str = "breakfast", recipe_id: str = BREAKFAST) -> None:
+    """Make today's `slot` of the plan in use the `recipe_id` recipe (the rest as planned)."""
     record = bot.store.latest_plan(bot.user_id())
     plan = record.plan
     meals = plan["days"][0]["meals"]
-    breakfast = next(m for m in meals if m["slot"] == "breakfast")
-    breakfast.update(recipe_id=BREAKFAST, name=recipes[BREAKFAST].name)
+    meal = next(m for m in meals if m["slot"] == slot)
+    meal.update(recipe_id=recipe_id, name=recipes[recipe_id].name)
     bot.store.update_plan(record.id, utcnow(), plan=plan)
 
 
-def test_a_planned_meal_logged_is_kept_asked_about_once_and_rated(plans_bot, recipes):
-    bot = plans_bot
+def onboarded(bot) -> int:
     for said in ("hi", "none", "eat better"):
         say(bot, said)
     uid = bot.user_id()
     bot.store.update_profile(uid, utcnow(), sex="female", age_years=34.0, height_cm=165.0, weight_kg=60.0)
     bot.store.update_profile(uid, utcnow(), activity="light")  # nothing left for onboarding to ask
+    return uid
+
+
+def test_a_photo_of_a_planned_meal_is_kept_and_asked_about(plans_bot, recipes):
+    bot = plans_bot
+    uid = onboarded(bot)
+    say(bot, "plan 3 days")
+    put_breakfast(bot, recipes, "snack", "banana-almonds")  # the photo stand-in always sees an apple and a banana
+    (reply,) = bot.send_photo()
+    assert reply.splitlines()[-1].startswith("How was the ")
+    assert learned(bot).counts["plans_kept"] == 1
+    assert bot.store.latest_plan(uid).shown["slot"] == "snack"
+    assert say(bot, "meh").startswith(f"Thanks: {recipes['banana-almonds'].name} (")
+    (rating,) = bot.store.plan_ratings(uid)
+    assert (rating.recipe_id, rating.rating) == ("banana-almonds", 3)
+
+
+def test_a_planned_meal_logged_is_kept_asked_about_once_and_rated(plans_bot, recipes):
+    bot = plans_bot
+    uid = onboarded(bot)
     say(bot, "plan 3 days")
     put_breakfast(bot, recipes)
 
@@ -140,11 +159,7 @@ def test_a_planned_meal_logged_is_kept_asked_about_once_and_rated(plans_bot, rec
 
 def test_how_was_it_is_dropped_by_a_correction(plans_bot, recipes):
     bot = plans_bot
-    for said in ("hi", "none", "eat better"):
-        say(bot, said)
-    uid = bot.user_id()
-    bot.store.update_profile(uid, utcnow(), sex="male", age_years=40.0, height_cm=180.0, weight_kg=80.0)
-    bot.store.update_profile(uid, utcnow(), activity="light")
+    uid = onboarded(bot)
     say(bot, "plan 3 days")
     put_breakfast(bot, recipes)
     assert "How was" in say(bot, TYPED)
