@@ -166,6 +166,9 @@ def test_how_was_it_is_dropped_by_a_correction(plans_bot, recipes):
     fixed = say(bot, "the egg was 100 g")  # correcting, not answering: read as the correction it is
     assert fixed.startswith("Fixed:") and bot.store.get_profile(uid).asking is None
     assert bot.store.plan_ratings(uid) == [] and "ratings" not in learned(bot).counts
+    assert say(bot, "rate 2").endswith("breakfast) rated 2/5.")  # "rate 4" after a planned meal logged: that one
+    (rating,) = bot.store.plan_ratings(uid)
+    assert rating.recipe_id == BREAKFAST and learned(bot).counts["ratings"] == 1
 
 
 def test_a_swapped_planned_meal_is_learned_against(plans_bot):
