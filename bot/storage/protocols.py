@@ -417,3 +417,20 @@ class BillingStore(Protocol):
 
 class BillingBotStore(BotStore, BillingStore, Protocol):
     """What the billing wing persists and reads: everything."""
+
+
+class OpsStore(Protocol):
+    """What operations read in bulk (bot/ops): queue depths and counts for /metrics, every person for the
+    analytics export. Read-only."""
+
+    def count_outbound(self, status: str) -> int:
+        """Outbox rows in `status` (queued, sending, failed...)."""
+
+    def people_by_tier(self) -> dict[str, int]:
+        """How many people each tier has (as `users.tier`: what they are entitled to now)."""
+
+    def subscriptions_by_status(self) -> dict[tuple[str, str], int]:
+        """How many subscriptions there are per (tier paid for, Stripe status)."""
+
+    def user_ids(self, after: int = 0, limit: int = 500) -> list[int]:
+        """The ids of people after `after`, ascending, `limit` at most (a page; the next starts after the last)."""
