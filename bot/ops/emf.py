@@ -1,5 +1,6 @@
-"""CloudWatch output with no client: the metrics as Embedded Metric Format JSON lines on stdout (the `bot.ops.emf`
-logger), which CloudWatch Logs turns into metrics in the `cloudwatch_namespace` (AINutritionist) namespace.
+"""CloudWatch output with no client: the metrics as Embedded Metric Format JSON lines on stdout, bare (no log
+prefix: the awslogs driver or CloudWatch agent must see the JSON object as the whole event), which CloudWatch Logs
+turns into metrics in the `cloudwatch_namespace` (AINutritionist) namespace.
 
 Counters go out as what they added since the last line (CloudWatch sums them), gauges as their value, a histogram
 as its mean over the interval; one document per series, its labels as dimensions (CamelCase).
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 
 from prometheus_client import CollectorRegistry
@@ -107,6 +109,11 @@ class EmfWriter:
         return value - before if value >= before else value  # a reset counter starts again from zero
 
 
+def _stdout(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 class EmfWorker(PeriodicWorker):
     """Writes the EMF lines every `cloudwatch_emf_interval_s` (off by default: `BOT_CLOUDWATCH_EMF`)."""
 
@@ -115,11 +122,11 @@ class EmfWorker(PeriodicWorker):
     def __init__(self, writer: EmfWriter, poll_s: float, out=None):
         super().__init__(poll_s)
         self.writer = writer
-        self.out = out  # a callable taking one line; default the `bot.ops.emf` logger
+        self.out = out or _stdout  # a callable taking one line
 
     async def run_once(self) -> int:
         docs = await off_loop(self.writer.documents)  # the store's gauges read the database
         for doc in docs:
             line = json.dumps(doc, separators=(",", ":"))
-            (self.out or log.info)(line)
+            self.out(line)
         return 0
