@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.ledger import Ledger, period_keys
+from bot.ledger import Ledger, period_bounds, period_keys
 from bot.settings import BotSettings
 
 SERVICES = ("ai", "vision", "messaging")
@@ -62,8 +62,41 @@ def day_costs(store, ledger: Ledger, day: str) -> list[PersonCost]:
     return sorted(found, key=lambda c: (-c.total_usd, c.user_id))
 
 
+def bulk_costs(store, settings: BotSettings, period: str, now: datetime) -> list[PersonCost] | None:
+    """Everyone's cost in their current local `period` from a few bulk reads (`OpsStore.usage_rows`, and one
+    `replies_sent_by_user` per timezone), priced as `Ledger.costs` prices them; None when the store lacks them."""
+    if not (hasattr(store, "usage_rows") and hasattr(store, "replies_sent_by_user")):
+        return None
+    earlier = now - timedelta(days=1) if period == "day" else now.replace(day=1) - timedelta(days=1)
+    since = period_keys(earlier, "UTC")[period]  # every timezone's current period is this one or later
+    current: dict[int, tuple] = {}
+    zones: dict[str, str] = {}
+    for user_id, tier, timezone, key, photos, ai_micro in store.usage_rows(period, since):
+        zones.setdefault(timezone, period_keys(now, timezone)[period])
+        if key == zones[timezone]:
+            current[user_id] = (tier, timezone, key, photos, ai_micro)
+    replies: dict[int, int] = {}
+    for timezone, key in zones.items():
+        replies.update(store.replies_sent_by_user(*period_bounds(period, key, timezone), timezone))
+    return [
+        PersonCost(
+            user_id,
+            tier,
+            period,
+            key,
+            ai_micro / 1_000_000,
+            photos * settings.vision_cost_usd_per_photo,
+            replies.get(user_id, 0) * settings.twilio_cost_usd_per_message,
+        )
+        for user_id, (tier, _, key, photos, ai_micro) in current.items()
+    ]
+
+
 def today_costs(store, ledger: Ledger, now: datetime) -> list[PersonCost]:
     """Everyone's cost on their own today (naive UTC `now`), most expensive first."""
+    bulk = bulk_costs(store, ledger.settings, "day", now)
+    if bulk is not None:
+        return sorted(bulk, key=lambda c: (-c.total_usd, c.user_id))
     since = (now - timedelta(days=1)).strftime("%Y-%m-%d")  # every timezone's today is on or after it
     found = []
     for user, keys in _people(store, since):
@@ -75,6 +108,9 @@ def today_costs(store, ledger: Ledger, now: datetime) -> list[PersonCost]:
 
 def month_costs(store, ledger: Ledger, now: datetime) -> list[PersonCost]:
     """Everyone active this month (their local month) and what they cost in it so far."""
+    bulk = bulk_costs(store, ledger.settings, "month", now)
+    if bulk is not None:
+        return bulk
     since = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m-%d")
     found = []
     for user, keys in _people(store, since):

@@ -434,3 +434,10 @@ class OpsStore(Protocol):
 
     def user_ids(self, after: int = 0, limit: int = 500) -> list[int]:
         """The ids of people after `after`, ascending, `limit` at most (a page; the next starts after the last)."""
+
+    def usage_rows(self, period: str, since_key: str) -> list[tuple[int, str, str, str, int, int]]:
+        """(user id, tier, timezone, key, photos, ai_cost_micro_usd) of every `period` ('day', 'month') usage row
+        whose key is `since_key` or later: the ledger of everyone at once, for the cost gauges."""
+
+    def replies_sent_by_user(self, since: datetime, until: datetime, timezone: str) -> dict[int, int]:
+        """Replies delivered (TwiML or REST) created in [since, until), per person of `timezone` (those with any)."""

@@ -134,3 +134,38 @@ def test_the_costs_report(store, monkeypatch):
     assert other.exit_code == 0 and other.output.startswith("costs on 2020-01-01: $0.0000 for 0 people")
     bad = CliRunner().invoke(app, ["costs", "--day", "yesterday", "--database-url", url])
     assert bad.exit_code == 1 and "not a date" in bad.output
+
+
+def test_bulk_costs_equal_the_ledger_person_by_person(store):
+    from datetime import timedelta
+
+    from bot.ops.costs import bulk_costs
+
+    settings = BotSettings(vision_cost_usd_per_photo=0.01, twilio_cost_usd_per_message=0.005)
+    now, ledger = utcnow(), Ledger(store, settings)
+    people = []
+    for i, tz in enumerate(("UTC", "America/New_York", "Asia/Kolkata", "Pacific/Kiritimati", "UTC")):
+        user = spend(store, settings, f"+1555040{i}", ai_usd=0.01 * (i + 1), photos=min(i, 3), tz=tz)
+        for n in range(i + 1):  # delivered replies: the messaging cost
+            row = store.enqueue_outbound(
+                f"SMbulk{i}-{n}",
+                "reply",
+                f"whatsapp:{user.phone}",
+                "whatsapp:+1",
+                "hi",
+                now,
+                now + timedelta(seconds=30),
+                user.id,
+            )
+            store.mark_twiml([row.id])
+        people.append(user)
+    for period in ("day", "month"):
+        bulk = {c.user_id: c for c in bulk_costs(store, settings, period, now)}
+        assert set(bulk) == {u.id for u in people}
+        for user in people:
+            expected = ledger.costs(user, period, period_keys(now, user.timezone)[period])
+            got = bulk[user.id]
+            assert (got.ai_usd, got.vision_usd, got.messaging_usd) == pytest.approx(
+                (expected.ai_usd, expected.vision_usd, expected.messaging_usd)
+            ), (period, user.timezone)
+            assert got.messaging_usd > 0
