@@ -267,5 +267,62 @@ def link_clicks(
         typer.echo(f"  user {user_id}  {provider}  {count}")
 
 
+# --- operations (bot/ops): the cost report and the anonymized analytics export ---
+@app.command()
+def costs(
+    day: Annotated[
+        str | None, typer.Option(help="the day (YYYY-MM-DD, people's local day); default: today (UTC)")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """What each person cost us on a day, per service (AI, vision, messaging), with totals per service and tier,
+    and who passed the alert thresholds (BOT_COST_ALERT_PERSON_USD, BOT_COST_ALERT_DAY_USD). People by id only."""
+    from datetime import date
+
+    from bot.ledger import Ledger
+    from bot.ops.costs import day_costs, report
+    from bot.storage.records import utcnow
+    from bot.storage.sql.store import SqlStore
+
+    try:
+        key = date.fromisoformat(day).isoformat() if day else utcnow().strftime("%Y-%m-%d")
+    except ValueError:
+        raise fail(f"--day {day!r} is not a date like 2026-12-01") from None
+    settings = BotSettings()
+    store = SqlStore(database(database_url))
+    try:
+        lines = report(day_costs(store, Ledger(store, settings), key), settings, key)
+    finally:
+        store.dispose()
+    typer.echo("\n".join(lines))
+
+
+@app.command()
+def analytics_export(
+    out: Annotated[Path, typer.Option(help="the JSON-lines file to write (replaced whole at the end)")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Anonymized analytics: one line per person (age band, sex as given, goal, tier, stage...) and per person-week
+    of meals (counts, kcal bands, macro shares, meal hours, food groups). Person ids are HMAC-SHA256 under
+    BOT_ANALYTICS_HASH_KEY (refused without one); no phone number, name, exact date or free text."""
+    from bot.ops.analytics import AnalyticsKeyMissing, export
+    from bot.personal.questions import Questions
+    from bot.storage.records import utcnow
+    from bot.storage.sql.store import SqlStore
+
+    settings = BotSettings()
+    store = SqlStore(database(database_url))
+    try:
+        questions, now = Questions(store), utcnow()
+        done = export(store, settings, out, lambda user_id: questions.stage(store.get_user(user_id), now))
+    except AnalyticsKeyMissing as error:
+        raise fail(f"not exported: {error}") from error
+    finally:
+        store.dispose()
+    typer.echo(f"{out}: {done.people} people, {done.weeks} person-weeks")
+
+
+# --- end of operations ---
+
 if __name__ == "__main__":
     app()

@@ -24,6 +24,7 @@ from bot.coach.conversation import Conversation
 from bot.coach.tips import make_coach
 from bot.gallery.ask_back import AskBack
 from bot.ledger import Ledger
+from bot.ops import wiring as ops_wiring
 from bot.personal.service import Learning
 from bot.photos.analysis_client import AnalysisClient
 from bot.photos.meal_analysis import MealAnalyser
@@ -51,6 +52,7 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
             log.error("BOT_TWILIO_AUTH_TOKEN is not set: every webhook will be refused with 403")
         store = SqlStore(settings.database_url)
         await off_loop(store.create_schema)
+        ops = app.state.ops = ops_wiring.Operations(settings, store)  # counts the store's events: before any use
         # Our own hops (loopback model server, Twilio) must not go through a proxy from the environment.
         http = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=64))
         token = settings.twilio_auth_token.get_secret_value()
@@ -73,6 +75,7 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
             settings.analyze_embeddings,
             token=settings.serving_token.get_secret_value(),
         )
+        analysis = ops.metered(analysis)
         photos = make_photo_store(settings.photo_store, settings.photo_store_endpoint_url, settings.aws_region)
         messenger = Messenger(
             settings.twilio_account_sid,
@@ -102,6 +105,7 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         app.state.billing = billing
         worker.start()
         billing_check.start()
+        ops.start(delivery)
         log.info(
             "bot ready: public %s, serving %s, database %s",
             settings.webhook_url,
@@ -111,6 +115,7 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await ops.stop()
             await billing_check.stop()
             await worker.stop()
             await service.drain(timeout_s=settings.reply_budget_s)
@@ -125,6 +130,7 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
     app.include_router(short_links)  # /r/{id}: grocery links, each click recorded
     app.include_router(stripe_webhook.router)  # POST /stripe/webhook, GET /billing/return
     app.include_router(billing_links.router)  # /billing/checkout, /billing/portal: our signed links to Stripe
+    app.include_router(ops_wiring.router)  # GET /metrics (Prometheus)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

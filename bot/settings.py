@@ -223,6 +223,48 @@ class BotSettings(BaseSettings):
     twilio_cost_usd_per_message: float = Field(0.005, ge=0, description="what Twilio charges per reply sent")
     # --- end of billing ---
 
+    # --- operations (bot/ops): /metrics, CloudWatch EMF lines, cost alerts, the analytics export ---
+    metrics_token: SecretStr = Field(
+        SecretStr(""), description="when set, GET /metrics needs `Authorization: Bearer <token>`; empty: open"
+    )
+    metrics_store_cache_s: float = Field(
+        30.0,
+        ge=0,
+        description="gauges read from the store (queue depth, cost, revenue) are recomputed at most this often",
+    )
+    metrics_label_ttl_s: float = Field(
+        600.0,
+        ge=0,
+        description="a person's tier and personalization stage, for engagement labels, are cached this long",
+    )
+    cloudwatch_emf: bool = Field(
+        False, description="also write the metrics as CloudWatch Embedded Metric Format log lines"
+    )
+    cloudwatch_namespace: str = "AINutritionist"
+    cloudwatch_emf_interval_s: float = Field(60.0, gt=0, description="how often the EMF lines are written")
+    tier_prices_usd_per_month: dict[str, float] = Field(
+        default_factory=lambda: {"free": 0.0},
+        description="what an active subscription of each tier brings in a month (your Stripe prices), as JSON: "
+        'BOT_TIER_PRICES_USD_PER_MONTH=\'{"free": 0, "standard": 9.99}\'; a tier left out has no revenue series',
+    )
+    cost_check_s: float = Field(300.0, ge=0, description="how often today's costs are checked for alerts; 0: never")
+    cost_alert_person_usd: float = Field(
+        1.0, ge=0, description="alert once a day when one person's cost today passes this; 0: no person alert"
+    )
+    cost_alert_day_usd: float = Field(
+        50.0, ge=0, description="alert once a day when everyone's cost today passes this; 0: no daily alert"
+    )
+    cost_alert_whatsapp_to: str = Field(
+        "", description="an admin's address (whatsapp:+1555... or +1555...) sent each cost alert; empty: none"
+    )
+    cost_alert_from: str = Field("", description="our number the admin alert is sent from; default: twilio_from")
+    cost_alert_sns_topic_arn: str = Field("", description="an SNS topic each cost alert is published to; empty: none")
+    analytics_hash_key: SecretStr = Field(
+        SecretStr(""),
+        description="HMAC-SHA256 key of the person ids in the analytics export; the export refuses without",
+    )
+    # --- end of operations ---
+
     @field_validator("public_url", "serving_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:

@@ -36,6 +36,7 @@ class Answer:
 
     twiml: str
     delivered: tuple[int, ...] = ()
+    outcome: str = "replied"  # for the metrics: replied, silent, acknowledged, duplicate, error
 
 
 class BotService:
@@ -117,9 +118,9 @@ class BotService:
             return await self._work(taken, user)
         bodies = await off_loop(self.store.replay_twiml, message.sid)
         if bodies:
-            return Answer(twiml(tuple(bodies)))
+            return Answer(twiml(tuple(bodies)), outcome="duplicate")
         # in flight, or answered with the REST API: say nothing now (or repeat the acknowledgement)
-        return Answer(message.twiml_reply or twiml(None))
+        return Answer(message.twiml_reply or twiml(None), outcome="duplicate")
 
     async def _work(self, message: MessageRecord, user: UserRecord) -> Answer:
         """Decide, persist and queue the reply in a task; answer with it if that takes under `reply_budget_s`,
@@ -129,7 +130,7 @@ class BotService:
         if task in done:
             if task.exception() is not None:  # a bug: the message stays leased, then pending for the retry worker
                 log.error("handling %s failed", message.sid, exc_info=task.exception())
-                return Answer(twiml(None))
+                return Answer(twiml(None), outcome="error")
             outcome = task.result()
             if outcome.direct:
                 return Answer(twiml(outcome.direct))
@@ -137,13 +138,13 @@ class BotService:
             if bodies:
                 chars = sum(map(len, bodies))
                 await self._event("replied", message.sid, user.id, via="twiml", status=outcome.status, chars=chars)
-            return Answer(twiml(bodies), tuple(row.id for row in outcome.outbox))
+            return Answer(twiml(bodies), tuple(row.id for row in outcome.outbox), "replied" if bodies else "silent")
         # Slow path: Twilio stops waiting at 15 s. Acknowledge now; the result goes out by REST.
         self._spawn(self._deliver_when_done(message, task))
         photos = len(self.analyser.split_media(message.media)[0]) if message.media else 0
         answer = twiml(ack_reply(photos)) if photos else twiml(None)
         await off_loop(self._acknowledged, message, answer)
-        return Answer(answer)
+        return Answer(answer, outcome="acknowledged")
 
     def _acknowledged(self, message: MessageRecord, answer: str) -> None:
         with self.store.unit_of_work():

@@ -65,6 +65,16 @@ def signature_ok(settings: BotSettings, url: str, params: Mapping[str, str], hea
 
 @router.post(WEBHOOK_PATH)
 async def twilio_webhook(request: Request) -> Response:
+    ops = getattr(request.app.state, "ops", None)  # bot.ops: the latency histogram, by outcome
+    if ops is None:
+        return (await _answer(request))[0]
+    with ops.metrics.webhook() as timing:
+        response, timing["outcome"] = await _answer(request)
+    return response
+
+
+async def _answer(request: Request) -> tuple[Response, str]:
+    """The response, and its outcome for the metrics."""
     settings: BotSettings = request.app.state.settings
     service: BotService = request.app.state.service
     try:
@@ -72,7 +82,7 @@ async def twilio_webhook(request: Request) -> Response:
     except BodyTooLarge as exc:
         client = request.client.host if request.client else "?"
         log.warning("refused webhook from %s: %s", client, exc)  # never the body: it is not verified
-        return Response(status_code=413)
+        return Response(status_code=413), "refused_size"
     body = raw.decode("utf-8", errors="replace")
     params = dict(parse_qsl(body, keep_blank_values=True))
     url = signed_url(settings, request.url.path, request.url.query)
@@ -86,13 +96,13 @@ async def twilio_webhook(request: Request) -> Response:
             url,
             params.get("MessageSid"),
         )
-        return Response(status_code=403)
+        return Response(status_code=403), "refused_signature"
     try:
         inbound = Inbound.from_form(params)
     except BadWebhook as exc:
         log.warning("refused signed webhook: %s", exc)
-        return Response(str(exc), status_code=400)
+        return Response(str(exc), status_code=400), "bad_request"
     answer = await service.handle(inbound)
     # the outbox rows this answer carries are marked delivered only once it has been sent
     after = BackgroundTask(service.answered, answer.delivered) if answer.delivered else None
-    return Response(answer.twiml, media_type="application/xml", background=after)
+    return Response(answer.twiml, media_type="application/xml", background=after), answer.outcome

@@ -109,7 +109,13 @@ class Analysis(_Lenient):
 
 
 class AnalysisUnavailable(Exception):
-    """The model server could not answer now (down, timed out, 5xx, broken answer): retry later."""
+    """The model server could not answer now (down, timed out, 5xx, broken answer): retry later.
+
+    `kind` says which, for the metrics: timeout, unreachable, server_error, busy (408/429), auth, contract."""
+
+    def __init__(self, message: str, kind: str = "unavailable"):
+        super().__init__(message)
+        self.kind = kind
 
 
 class PhotoRejected(Exception):
@@ -171,15 +177,18 @@ class AnalysisClient:
                 timeout=self.timeout,
             )
         except httpx.TimeoutException as exc:
-            raise AnalysisUnavailable(f"{self.url} timed out ({type(exc).__name__})") from exc
+            raise AnalysisUnavailable(f"{self.url} timed out ({type(exc).__name__})", "timeout") from exc
         except httpx.HTTPError as exc:
-            raise AnalysisUnavailable(f"{self.url} unreachable: {type(exc).__name__}: {exc}") from exc
+            raise AnalysisUnavailable(f"{self.url} unreachable: {type(exc).__name__}: {exc}", "unreachable") from exc
         if response.status_code >= 500 or response.status_code in (408, 429):
-            raise AnalysisUnavailable(f"{self.url} answered {response.status_code}: {response.text[:200]}")
+            kind = "server_error" if response.status_code >= 500 else "busy"
+            raise AnalysisUnavailable(f"{self.url} answered {response.status_code}: {response.text[:200]}", kind)
         if response.status_code in (401, 403):
             # our configuration, not the person's photo: BOT_SERVING_TOKEN differs from PLATE_SERVING_TOKEN
             log.error("%s refused the bot's credentials (%d): check BOT_SERVING_TOKEN", self.url, response.status_code)
-            raise AnalysisUnavailable(f"{self.url} answered {response.status_code}: the bot's token was refused")
+            raise AnalysisUnavailable(
+                f"{self.url} answered {response.status_code}: the bot's token was refused", "auth"
+            )
         if response.status_code >= 400:
             raise PhotoRejected(_error_reason(response), response.status_code)
         try:
@@ -187,4 +196,4 @@ class AnalysisClient:
         except ValidationError as exc:
             # A contract break is our bug, not the person's photo: keep the message and retry after a fix.
             log.error("answer of %s is off the AnalyzeResponse contract: %s", self.url, exc)
-            raise AnalysisUnavailable(f"answer off the contract: {exc.error_count()} errors") from exc
+            raise AnalysisUnavailable(f"answer off the contract: {exc.error_count()} errors", "contract") from exc

@@ -417,3 +417,27 @@ class BillingStore(Protocol):
 
 class BillingBotStore(BotStore, BillingStore, Protocol):
     """What the billing wing persists and reads: everything."""
+
+
+class OpsStore(Protocol):
+    """What operations read in bulk (bot/ops): queue depths and counts for /metrics, every person for the
+    analytics export. Read-only."""
+
+    def count_outbound(self, status: str) -> int:
+        """Outbox rows in `status` (queued, sending, failed...)."""
+
+    def people_by_tier(self) -> dict[str, int]:
+        """How many people each tier has (as `users.tier`: what they are entitled to now)."""
+
+    def subscriptions_by_status(self) -> dict[tuple[str, str], int]:
+        """How many subscriptions there are per (tier paid for, Stripe status)."""
+
+    def user_ids(self, after: int = 0, limit: int = 500) -> list[int]:
+        """The ids of people after `after`, ascending, `limit` at most (a page; the next starts after the last)."""
+
+    def usage_rows(self, period: str, since_key: str) -> list[tuple[int, str, str, str, int, int]]:
+        """(user id, tier, timezone, key, photos, ai_cost_micro_usd) of every `period` ('day', 'month') usage row
+        whose key is `since_key` or later: the ledger of everyone at once, for the cost gauges."""
+
+    def replies_sent_by_user(self, since: datetime, until: datetime, timezone: str) -> dict[int, int]:
+        """Replies delivered (TwiML or REST) created in [since, until), per person of `timezone` (those with any)."""

@@ -7,6 +7,7 @@ from bot.storage.sql.events import SqlEvents
 from bot.storage.sql.gallery import SqlGallery
 from bot.storage.sql.meals import SqlMeals
 from bot.storage.sql.messages import SqlMessages
+from bot.storage.sql.ops import SqlOps
 from bot.storage.sql.outbox import SqlOutbox
 from bot.storage.sql.people import SqlPendingQuestions, SqlPeople
 from bot.storage.sql.personal import SqlPersonal
@@ -28,5 +29,6 @@ class SqlStore(
     SqlPlans,
     SqlPersonal,
     SqlBilling,
+    SqlOps,
 ):
     """The SQLAlchemy implementation of `bot.storage.protocols.BotStore` (`SqlStore(database_url)`)."""

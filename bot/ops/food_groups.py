@@ -1,0 +1,178 @@
+"""A logged food's group (fruit, vegetables, grains, protein, dairy, ...), from its name, for the analytics export:
+a fixed vocabulary, so whatever a person wrote never leaves as text."""
+
+from __future__ import annotations
+
+import re
+
+GROUPS = ("fruit", "vegetables", "grains", "protein", "dairy", "fats", "sweets", "drinks", "mixed", "other")
+
+# Checked in this order: "apple pie" is a sweet before it is a fruit, "chicken soup" a mixed dish.
+_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("drinks", ("coffee", "tea", "juice", "soda", "cola", "beer", "wine", "smoothie", "water", "latte")),
+    (
+        "sweets",
+        (
+            "cake",
+            "pie",
+            "cookie",
+            "biscuit",
+            "chocolate",
+            "candy",
+            "ice cream",
+            "donut",
+            "doughnut",
+            "muffin",
+            "dessert",
+            "pastry",
+            "croissant",
+            "brownie",
+            "sugar",
+            "honey",
+            "jam",
+        ),
+    ),
+    (
+        "mixed",
+        (
+            "soup",
+            "stew",
+            "curry",
+            "pizza",
+            "burger",
+            "sandwich",
+            "lasagna",
+            "casserole",
+            "salad",
+            "burrito",
+            "taco",
+            "sushi",
+            "dumpling",
+            "mooncake",
+            "omelet",
+            "omelette",
+            "noodle soup",
+            "chili",
+            "fried rice",
+        ),
+    ),
+    ("dairy", ("milk", "cheese", "yogurt", "yoghurt", "butter milk", "cream", "kefir")),
+    ("fats", ("oil", "butter", "margarine", "mayonnaise", "lard")),
+    (
+        "protein",
+        (
+            "egg",
+            "chicken",
+            "beef",
+            "pork",
+            "lamb",
+            "turkey",
+            "fish",
+            "salmon",
+            "tuna",
+            "shrimp",
+            "tofu",
+            "bean",
+            "lentil",
+            "chickpea",
+            "nut",
+            "almond",
+            "peanut",
+            "walnut",
+            "sausage",
+            "ham",
+            "bacon",
+            "steak",
+            "meat",
+            "seed",
+        ),
+    ),
+    (
+        "grains",
+        (
+            "bread",
+            "rice",
+            "pasta",
+            "noodle",
+            "oat",
+            "cereal",
+            "bagel",
+            "tortilla",
+            "cracker",
+            "quinoa",
+            "barley",
+            "corn flakes",
+            "toast",
+            "wheat",
+            "bun",
+            "flour",
+            "couscous",
+            "spaghetti",
+        ),
+    ),
+    (
+        "fruit",
+        (
+            "apple",
+            "banana",
+            "orange",
+            "grape",
+            "pear",
+            "peach",
+            "plum",
+            "berry",
+            "berries",
+            "mango",
+            "kiwi",
+            "lemon",
+            "lime",
+            "melon",
+            "pineapple",
+            "cherry",
+            "cherries",
+            "fig",
+            "date",
+            "apricot",
+            "qiwi",
+        ),
+    ),
+    (
+        "vegetables",
+        (
+            "tomato",
+            "potato",
+            "carrot",
+            "onion",
+            "pepper",
+            "lettuce",
+            "spinach",
+            "broccoli",
+            "cabbage",
+            "cucumber",
+            "bean sprout",
+            "corn",
+            "pea",
+            "mushroom",
+            "garlic",
+            "zucchini",
+            "eggplant",
+            "celery",
+            "kale",
+            "squash",
+            "pumpkin",
+            "beet",
+            "radish",
+            "vegetable",
+        ),
+    ),
+)
+_PATTERNS = tuple((group, re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")s?\b")) for group, words in _WORDS)
+
+
+def food_group(name: str) -> str:
+    """One of GROUPS for a food's name ('apple', 'Egg, whole, boiled'); 'other' when nothing matches."""
+    text = " ".join(re.sub(r"[^a-z ]+", " ", (name or "").lower()).split())
+    for group, pattern in _PATTERNS:
+        if pattern.search(text):
+            return group
+    return "other"
