@@ -96,6 +96,8 @@ class SqlPrivacy(SqlBase):
                 delete(t.MealPreferences).where(t.MealPreferences.user_id == user_id),
                 delete(t.PersonalPreferences).where(t.PersonalPreferences.user_id == user_id),
                 delete(t.Subscription).where(t.Subscription.user_id == user_id),
+                delete(t.ScheduledJob).where(t.ScheduledJob.user_id == user_id),
+                delete(t.CalendarPerson).where(t.CalendarPerson.user_id == user_id),
                 delete(t.Profile).where(t.Profile.user_id == user_id),
                 delete(t.Event).where(t.Event.user_id == user_id),
                 delete(t.User).where(t.User.id == user_id),
