@@ -14,8 +14,10 @@ from bot.billing import webhook as stripe_webhook
 from bot.billing.scheduler import BillingScheduler
 from bot.billing.service import Billing
 from bot.calendar import feed as calendar_feed
+from bot.calendar import google as google_calendar
 from bot.calendar.commands import CalendarReplies
 from bot.calendar.feed import Feeds
+from bot.calendar.google import GoogleCalendar
 from bot.calendar.reminders import Reminders
 from bot.calendar.scheduler import ReminderScheduler
 from bot.calendar.week import RecipeMinutes
@@ -99,7 +101,8 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
             log.warning("BOT_STRIPE_SECRET_KEY is not set: billing is off (upgrade says payments are not set up)")
         minutes = RecipeMinutes(settings.recipes_dir)
         reminders, feeds = Reminders(store, settings, minutes), Feeds(store, settings, ledger, minutes)
-        calendar = CalendarReplies(store, ledger, feeds, reminders)
+        google = GoogleCalendar(settings, store, ledger, minutes) if settings.google_calendar else None
+        calendar = CalendarReplies(store, ledger, feeds, reminders, google)
         conversation = Conversation(
             store, Advisor(coach, tables, Learning(store)), tables, ask_back, photos, plans, billing.commands, calendar
         )
@@ -109,8 +112,8 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         app.state.settings, app.state.store, app.state.service, app.state.worker = settings, store, service, worker
         billing_check = BillingScheduler(billing, settings.billing_check_s)
         app.state.billing = billing
-        app.state.feeds = feeds  # GET /calendar/{token}.ics
-        reminder_worker = ReminderScheduler(settings, store, messenger, reminders)
+        app.state.feeds, app.state.google = feeds, google  # GET /calendar/{token}.ics, /calendar/google/callback
+        reminder_worker = ReminderScheduler(settings, store, messenger, reminders, google)
         worker.start()
         billing_check.start()
         reminder_worker.start()
@@ -139,6 +142,7 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
     app.include_router(stripe_webhook.router)  # POST /stripe/webhook, GET /billing/return
     app.include_router(billing_links.router)  # /billing/checkout, /billing/portal: our signed links to Stripe
     app.include_router(calendar_feed.router)  # GET /calendar/{token}.ics: the person's planned week
+    app.include_router(google_calendar.router)  # GET /calendar/google/callback: OAuth consent's return
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

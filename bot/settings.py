@@ -248,6 +248,18 @@ class BotSettings(BaseSettings):
     calendar_link_key: SecretStr = Field(
         SecretStr(""), description="HMAC key of the ICS feed tokens; default: the Twilio auth token"
     )
+    # Google Calendar (off by default; the ICS feed works with Google Calendar without it)
+    google_calendar: bool = Field(False, description='"connect google calendar": OAuth, events in a dedicated calendar')
+    google_client_id: str = ""
+    google_client_secret: SecretStr = SecretStr("")
+    google_auth_uri: str = "https://accounts.google.com/o/oauth2/auth"
+    google_token_uri: str = Field("https://oauth2.googleapis.com/token", description="a local stand-in in tests")
+    google_api_base: str | None = Field(None, description="replaces https://www.googleapis.com (a local stand-in)")
+    google_token_key: SecretStr = Field(
+        SecretStr(""), description="Fernet key (cryptography) the refresh tokens are encrypted with at rest"
+    )
+    google_state_ttl_s: float = Field(900.0, gt=0, description="a consent link expires after this")
+    google_timeout_s: float = Field(10.0, gt=0)
     # --- end of calendar ---
 
     @field_validator("public_url", "serving_url")

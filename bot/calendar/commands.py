@@ -1,5 +1,5 @@
 """The calendar wing's messages, as the conversation asks them first (`Conversation(calendar=...)`): "timezone
-Europe/Paris", "my time zone is Tokyo", "timezone?", "calendar" (the feed link), "stop calendar"."""
+Europe/Paris", "my time zone is Tokyo", "timezone?", "calendar" (the feed link), "stop calendar", "connect google calendar", "disconnect google"."""
 
 from __future__ import annotations
 
@@ -9,17 +9,22 @@ from datetime import date, datetime
 
 from bot.calendar import wording
 from bot.calendar.feed import Feeds
+from bot.calendar.google import GoogleCalendar
 from bot.calendar.reminders import Reminders
 from bot.calendar.times import local
 from bot.calendar.zones import find_zone, parse_zone_command
 from bot.ledger import Ledger
-from bot.storage.protocols import BotStore
+from bot.storage.protocols import CalendarBotStore
 from bot.storage.records import UserRecord
 
 _LINK = re.compile(
     r"^(?:(?:add|put|send|sync)\s+(?:my\s+)?(?:meal\s+)?(?:plan\s+)?(?:to|in|into|with)\s+(?:my\s+)?calendar"
     r"|(?:my\s+)?calendar(?:\s+link)?|ics|ical)$"
 )
+_GOOGLE = re.compile(
+    r"^(?:connect|link|add|sync)\s+(?:to\s+|with\s+)?(?:my\s+)?google(?:\s+calendar)?$|google calendar$"
+)
+_GOOGLE_OFF = re.compile(r"^(?:disconnect|unlink|remove|stop)\s+(?:my\s+)?google(?:\s+calendar)?$")
 _STOP = re.compile(r"^(?:stop|remove|delete|revoke|turn off|disable)\s+(?:my\s+)?calendar(?:\s+link)?|calendar\s+off$")
 
 
@@ -34,8 +39,15 @@ def _plain(body: str) -> str:
 
 
 class CalendarReplies:
-    def __init__(self, store: BotStore, ledger: Ledger, feeds: Feeds, reminders: Reminders):
-        self.store, self.ledger, self.feeds, self.reminders = store, ledger, feeds, reminders
+    def __init__(
+        self,
+        store: CalendarBotStore,
+        ledger: Ledger,
+        feeds: Feeds,
+        reminders: Reminders,
+        google: GoogleCalendar | None = None,
+    ):
+        self.store, self.ledger, self.feeds, self.reminders, self.google = store, ledger, feeds, reminders, google
 
     def handle(self, user: UserRecord, body: str, now: datetime) -> CalendarTurn | None:
         """The reply to a calendar or time zone message; None for any other message (blocking)."""
@@ -48,7 +60,26 @@ class CalendarReplies:
             return CalendarTurn((wording.CALENDAR_STOPPED if done else wording.CALENDAR_NOT_ON,), "calendar_stop")
         if _LINK.match(plain):
             return self._link(user, now)
+        if _GOOGLE_OFF.match(plain):
+            done = self.google is not None and self.google.disconnect(user.id, now)
+            return CalendarTurn((wording.GOOGLE_OFF if done else wording.GOOGLE_NOT_ON,), "google_disconnect")
+        if _GOOGLE.match(plain):
+            return self._google(user, now)
         return None
+
+    def _google(self, user: UserRecord, now: datetime) -> CalendarTurn:
+        refused = self._tier_refusal(user)
+        if refused is not None:
+            return refused
+        if self.google is None:
+            return CalendarTurn((wording.GOOGLE_NOT_SET_UP,), "google_off")
+        return CalendarTurn((wording.google_consent(self.google.consent_url(user)),), "google_connect")
+
+    def _tier_refusal(self, user: UserRecord) -> CalendarTurn | None:
+        if self.ledger.limits(user).calendar_syncs_per_month > 0:
+            return None
+        better = next((name for name, t in self.ledger.settings.tiers.items() if t.calendar_syncs_per_month), None)
+        return CalendarTurn((wording.calendar_not_in_tier(user.tier, better),), "calendar_not_in_tier")
 
     def _zone(self, user: UserRecord, said: str, now: datetime) -> CalendarTurn:
         if not said:
@@ -71,10 +102,9 @@ class CalendarReplies:
             self.reminders.schedule_checkin(user, date.fromordinal(week.toordinal() - week.weekday()), now)
 
     def _link(self, user: UserRecord, now: datetime) -> CalendarTurn:
-        limits = self.ledger.limits(user)
-        if limits.calendar_syncs_per_month == 0:
-            better = next((name for name, t in self.ledger.settings.tiers.items() if t.calendar_syncs_per_month), None)
-            return CalendarTurn((wording.calendar_not_in_tier(user.tier, better),), "calendar_not_in_tier")
+        refused = self._tier_refusal(user)
+        if refused is not None:
+            return refused
         url = self.feeds.link(user, now)
         guessed = self.store.calendar_person(user.id).zone_source != "person"
         self._replan(user, now)

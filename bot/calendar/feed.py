@@ -23,7 +23,7 @@ from icalendar import Alarm, Calendar, Event
 from bot.calendar.week import Moment, meal_times, uid, week_moments
 from bot.ledger import Ledger
 from bot.settings import BotSettings
-from bot.storage.protocols import BotStore, off_loop
+from bot.storage.protocols import CalendarBotStore, off_loop
 from bot.storage.records import PlanRecord, UserRecord, utcnow
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def build_calendar(
 class Feeds:
     """The feed's own logic, apart from the route: which person a token names, and their calendar."""
 
-    def __init__(self, store: BotStore, settings: BotSettings, ledger: Ledger, minutes_of):
+    def __init__(self, store: CalendarBotStore, settings: BotSettings, ledger: Ledger, minutes_of):
         self.store, self.settings, self.ledger, self.minutes_of = store, settings, ledger, minutes_of
 
     def link(self, user: UserRecord, now: datetime) -> str:

@@ -13,11 +13,11 @@ from bot.calendar.times import after_quiet_hours, clock, local, to_utc
 from bot.calendar.week import checkin_day, meal_times, week_moments
 from bot.coach.advisor import targets_of
 from bot.settings import BotSettings
-from bot.storage.protocols import BotStore
+from bot.storage.protocols import CalendarBotStore
 from bot.storage.records import JobRecord, PlanRecord, UserRecord
 
 log = logging.getLogger(__name__)
-CHECKIN, COOKING, PLAN_READY = "checkin", "cooking", "plan_ready"
+CHECKIN, COOKING, PLAN_READY, NOTICE = "checkin", "cooking", "plan_ready", "notice"
 KEEP_CHECKING_DAYS = 14  # no more check-ins for someone silent this long
 
 
@@ -30,7 +30,7 @@ class Message:
 
 
 class Reminders:
-    def __init__(self, store: BotStore, settings: BotSettings, minutes_of: Callable[[str], int | None]):
+    def __init__(self, store: CalendarBotStore, settings: BotSettings, minutes_of: Callable[[str], int | None]):
         self.store = store
         self.settings = settings
         self.minutes_of = minutes_of
@@ -94,6 +94,8 @@ class Reminders:
             return Message(wording.plan_ready(first), {"1": first or ""})
         if job.kind == CHECKIN:
             return self._checkin(user, now)
+        if job.kind == NOTICE:  # words decided when it was queued (Google Calendar disconnected)
+            return Message(p["text"], {"1": p["text"]})
         raise ValueError(f"unknown job kind {job.kind!r} of job {job.key}")
 
     def _checkin(self, user: UserRecord, now: datetime) -> Message:

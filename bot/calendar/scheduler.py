@@ -14,6 +14,7 @@ import json
 import logging
 from datetime import datetime, timedelta
 
+from bot.calendar.google import GoogleCalendar, GoogleRevoked, GoogleUnavailable
 from bot.calendar.reminders import Reminders
 from bot.calendar.times import after_quiet_hours, clock, in_quiet_hours, local
 from bot.channel.delivery import LOOKUP_SLACK
@@ -21,7 +22,7 @@ from bot.channel.messenger import DeliveryFailed, Messenger
 from bot.channel.periodic import PeriodicWorker
 from bot.photos.meal_analysis import retry_delay
 from bot.settings import BotSettings
-from bot.storage.protocols import BotStore, off_loop
+from bot.storage.protocols import CalendarBotStore, off_loop
 from bot.storage.records import JobRecord, utcnow
 
 log = logging.getLogger(__name__)
@@ -34,13 +35,22 @@ class ReminderScheduler(PeriodicWorker):
     left = "claimed jobs are taken again when their lease expires"
     drain = True
 
-    def __init__(self, settings: BotSettings, store: BotStore, messenger: Messenger, reminders: Reminders):
+    def __init__(
+        self,
+        settings: BotSettings,
+        store: CalendarBotStore,
+        messenger: Messenger,
+        reminders: Reminders,
+        google: GoogleCalendar | None = None,
+    ):
         super().__init__(settings.calendar_poll_s)
         self.settings = settings
         self.store = store
         self.messenger = messenger
         self.reminders = reminders
+        self.google = google
         self.since = utcnow() - PLAN_LOOKBACK
+        self._google_due: set[int] = set()  # connected people whose plan changed: synced this pass or a later one
 
     def plan_changed(self, now: datetime) -> int:
         """Schedule the jobs of plans made or edited since the last pass (blocking)."""
@@ -51,7 +61,24 @@ class ReminderScheduler(PeriodicWorker):
             except Exception:  # one bad plan must not stop every reminder; it is planned again when next changed
                 log.exception("could not plan the reminders of plan %s", plan.id)
             self.since = max(self.since, plan.updated_at)
+            self._google_due.add(plan.user_id)
+        if self.google is not None:
+            self.sync_google(now)
         return len(changed)
+
+    def sync_google(self, now: datetime) -> None:
+        """Push changed plans to the Google calendars of the people connected; a failure is tried next pass."""
+        connected = set(self.store.google_connected())
+        for user_id in sorted(self._google_due & connected):
+            try:
+                self.google.sync(user_id, now)
+            except GoogleUnavailable as exc:
+                log.warning("Google sync of user %s failed, tried again next pass: %s", user_id, exc)
+                continue
+            except GoogleRevoked:
+                pass  # disconnected, and told
+            self._google_due.discard(user_id)
+        self._google_due &= connected
 
     def send_due(self, now: datetime, limit: int = 16) -> int:
         """Claim and send the jobs that are due (blocking); how many were claimed."""

@@ -63,3 +63,19 @@ def cooking(recipe: str, ready_at: str, minutes: int) -> str:
 def plan_ready(first_dish: str | None) -> str:
     today = f" Today: {first_dish}." if first_dish else ""
     return f'Your meal plan starts today.{today} "shopping list" for the list, "calendar" for your calendar.'
+
+
+GOOGLE_NOT_SET_UP = (
+    'Google Calendar connection isn\'t set up here, but "calendar" gives you a link Google Calendar can subscribe to.'
+)
+GOOGLE_OFF = (
+    'Google Calendar disconnected: I won\'t change it any more (the "Meal plan" calendar stays; delete it there).'
+)
+GOOGLE_NOT_ON = 'Google Calendar wasn\'t connected. "connect google calendar" connects it.'
+
+
+def google_consent(url: str) -> str:
+    return (
+        "Open this to let me add your meal plan to a calendar of its own in your Google Calendar (I can't see or "
+        f"change anything else there):\n{url}\nThe link works for 15 minutes."
+    )

@@ -368,6 +368,12 @@ class CalendarStore(Protocol):
     def set_feed(self, user_id: int, token_sha256: str | None, now: datetime, **values) -> CalendarPersonRecord:
         """Set (or with None revoke, raising the generation) the feed token's hash; `synced_plan` may come too."""
 
+    def set_google(self, user_id: int, now: datetime, **values) -> CalendarPersonRecord:
+        """Change some of google_refresh_token (encrypted), google_calendar_id, google_status, google_synced_plan."""
+
+    def google_connected(self) -> list[int]:
+        """The people whose Google Calendar is connected."""
+
     def feed_owner(self, token_sha256: str) -> int | None: ...
     def last_inbound(self, user_id: int) -> LastInbound | None: ...
     def plans_changed_since(self, since: datetime) -> list[PlanRecord]:
@@ -390,7 +396,6 @@ class BotStore(
     PrivacyStore,
     PlanStore,
     PersonalStore,
-    CalendarStore,
     Protocol,
 ):
     """Everything the bot persists."""
@@ -451,3 +456,7 @@ class BillingStore(Protocol):
 
 class BillingBotStore(BotStore, BillingStore, Protocol):
     """What the billing wing persists and reads: everything."""
+
+
+class CalendarBotStore(BotStore, CalendarStore, Protocol):
+    """What the calendar wing needs: the bot's store and its own jobs and settings."""

@@ -294,6 +294,10 @@ class CalendarPersonRecord:
     feed_token_sha256: str | None = None
     feed_generation: int = 0
     synced_plan: str | None = None
+    google_refresh_token: bytes | None = None  # encrypted
+    google_calendar_id: str | None = None
+    google_status: str | None = None
+    google_synced_plan: str | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from bot.storage.sql.plans import _plan
 
 PENDING, SENDING, SENT = "pending", "sending", "sent"
 JOB_STATUSES = (PENDING, SENDING, SENT, "failed", "skipped", "unknown", "cancelled")
+_GOOGLE = frozenset({"google_refresh_token", "google_calendar_id", "google_status", "google_synced_plan"})
 _FINISH = frozenset({"twilio_sid", "due_at", "last_error", "lease_until"})
 
 
@@ -43,7 +44,15 @@ def _person(user_id: int, row: t.CalendarPerson | None) -> CalendarPersonRecord:
     if row is None:
         return CalendarPersonRecord(user_id)
     return CalendarPersonRecord(
-        user_id, row.zone_source, row.feed_token_sha256, row.feed_generation or 0, row.synced_plan
+        user_id,
+        row.zone_source,
+        row.feed_token_sha256,
+        row.feed_generation or 0,
+        row.synced_plan,
+        row.google_refresh_token,
+        row.google_calendar_id,
+        row.google_status,
+        row.google_synced_plan,
     )
 
 
@@ -157,6 +166,21 @@ class SqlCalendar(SqlBase):
                 setattr(row, key, value)
             s.flush()
             return _person(user_id, row)
+
+    def set_google(self, user_id: int, now: datetime, **values) -> CalendarPersonRecord:
+        if set(values) - _GOOGLE:
+            raise ValueError(f"set_google takes {sorted(_GOOGLE)}, not {sorted(set(values) - _GOOGLE)}")
+        with self._tx() as s:
+            row = self._person_row(s, user_id, now)
+            for key, value in values.items():
+                setattr(row, key, value)
+            s.flush()
+            return _person(user_id, row)
+
+    def google_connected(self) -> list[int]:
+        with self._tx() as s:
+            query = select(t.CalendarPerson.user_id).where(t.CalendarPerson.google_status == "connected")
+            return list(s.scalars(query))
 
     def feed_owner(self, token_sha256: str) -> int | None:
         with self._tx() as s:

@@ -440,8 +440,9 @@ class ScheduledJob(Base):
 
 
 class CalendarPerson(Base):
-    """A person's calendar settings: where their time zone came from, and their ICS feed, of which only the
-    token's sha256 is kept (`feed_generation` goes up when it is revoked, so the next link is a new one)."""
+    """A person's calendar settings: where their time zone came from, their ICS feed, of which only the token's
+    sha256 is kept (`feed_generation` goes up when it is revoked, so the next link is a new one), and their Google
+    Calendar connection (the refresh token encrypted)."""
 
     __tablename__ = "calendar_people"
 
@@ -450,4 +451,8 @@ class CalendarPerson(Base):
     feed_token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
     feed_generation: Mapped[int] = mapped_column(Integer, default=0)
     synced_plan: Mapped[str | None] = mapped_column(String(64), doc="'{plan id}@{updated}' last counted as a sync")
+    google_refresh_token: Mapped[bytes | None] = mapped_column(LargeBinary, doc="Fernet-encrypted, never plain")
+    google_calendar_id: Mapped[str | None] = mapped_column(String(255), doc="the dedicated calendar we made")
+    google_status: Mapped[str | None] = mapped_column(String(16), doc="connected, revoked")
+    google_synced_plan: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(DateTime)

@@ -101,3 +101,15 @@ def test_past_moments_get_no_job_and_an_opted_out_person_none(make_world):
     erin = world.person("+33600000005", "Europe/Paris")
     world.store.set_opted_out(erin.id, True)
     assert world.reminders.plan_jobs(world.plan(erin.id, date(2026, 12, 7), made), made) == 0
+
+
+def test_the_sql_store_implements_the_calendar_protocol_as_declared():
+    import inspect
+
+    from bot.storage.protocols import CalendarStore
+    from bot.storage.sql.store import SqlStore
+
+    for name, declared in vars(CalendarStore).items():
+        if not name.startswith("_") and callable(declared):
+            implemented = inspect.signature(getattr(SqlStore, name)).parameters
+            assert list(implemented) == list(inspect.signature(declared).parameters), name

@@ -1,5 +1,6 @@
 """Calendar and reminders: the scheduled jobs (check-ins, cooking reminders, plan-ready notices) and each person's
-calendar settings (time zone source, the hash of their ICS feed token)."""
+calendar settings (time zone source, the hash of their ICS feed token, their Google Calendar connection with the
+refresh token encrypted)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ def upgrade() -> None:
         sa.Column("feed_token_sha256", sa.String(length=64), nullable=True),
         sa.Column("feed_generation", sa.Integer(), nullable=False),
         sa.Column("synced_plan", sa.String(length=64), nullable=True),
+        sa.Column("google_refresh_token", sa.LargeBinary(), nullable=True),
+        sa.Column("google_calendar_id", sa.String(length=255), nullable=True),
+        sa.Column("google_status", sa.String(length=16), nullable=True),
+        sa.Column("google_synced_plan", sa.String(length=64), nullable=True),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
         sa.PrimaryKeyConstraint("user_id"),
