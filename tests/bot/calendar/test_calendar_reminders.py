@@ -113,3 +113,19 @@ def test_the_sql_store_implements_the_calendar_protocol_as_declared():
         if not name.startswith("_") and callable(declared):
             implemented = inspect.signature(getattr(SqlStore, name)).parameters
             assert list(implemented) == list(inspect.signature(declared).parameters), name
+
+
+def test_export_shows_the_persons_jobs_without_secrets_and_delete_removes_them(make_world):
+    world = make_world()
+    gina = world.person("+33600000009", "Europe/Paris")
+    made = datetime(2026, 11, 27, 9, 0)
+    world.reminders.plan_jobs(world.plan(gina.id, date(2026, 11, 30), made), made)
+    world.feeds.link(gina, made)
+    world.store.set_google(gina.id, made, google_refresh_token=b"encrypted-bytes", google_status="connected")
+    exported = world.store.export_user(gina.id)
+    assert len(exported["scheduled_messages"]) == 9
+    [calendar] = exported["calendar"]
+    assert calendar["google_status"] == "connected"
+    assert "feed_token_sha256" not in calendar and "google_refresh_token" not in calendar
+    world.store.delete_user(gina.id)
+    assert world.store.jobs(gina.id) == [] and world.store.calendar_person(gina.id).feed_token_sha256 is None
