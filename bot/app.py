@@ -14,7 +14,7 @@ from bot.billing import webhook as stripe_webhook
 from bot.billing.scheduler import BillingScheduler
 from bot.billing.service import Billing
 from bot.calendar import feed as calendar_feed
-from bot.calendar import google as google_calendar
+from bot.calendar import oauth_callback as google_callback
 from bot.calendar.commands import CalendarReplies
 from bot.calendar.feed import Feeds
 from bot.calendar.google import GoogleCalendar
@@ -142,7 +142,7 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
     app.include_router(stripe_webhook.router)  # POST /stripe/webhook, GET /billing/return
     app.include_router(billing_links.router)  # /billing/checkout, /billing/portal: our signed links to Stripe
     app.include_router(calendar_feed.router)  # GET /calendar/{token}.ics: the person's planned week
-    app.include_router(google_calendar.router)  # GET /calendar/google/callback: OAuth consent's return
+    app.include_router(google_callback.router)  # GET /calendar/google/callback: OAuth consent's return
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,23 +22,21 @@ from datetime import datetime, timedelta
 import google_auth_httplib2
 import httplib2
 from cryptography.fernet import Fernet, InvalidToken
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
 from google.auth.exceptions import RefreshError, TransportError
 from google.oauth2.credentials import Credentials
 from google_auth_oauthlib.flow import Flow
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
+from bot.calendar import wording
 from bot.calendar.feed import plan_version
 from bot.calendar.week import Moment, meal_times, uid, week_moments
 from bot.ledger import Ledger
 from bot.settings import BotSettings
-from bot.storage.protocols import CalendarBotStore, off_loop
-from bot.storage.records import UserRecord, utcnow
+from bot.storage.protocols import CalendarBotStore
+from bot.storage.records import UserRecord
 
 log = logging.getLogger(__name__)
-router = APIRouter()
 CALLBACK_PATH = "/calendar/google/callback"
 # only calendars the app made: it can neither read nor change anything else in the person's account
 SCOPES = ["https://www.googleapis.com/auth/calendar.app.created"]
@@ -94,6 +93,8 @@ class GoogleCalendar:
         self.fernet = Fernet(settings.google_token_key.get_secret_value().encode())
         secret = settings.google_client_secret.get_secret_value()
         self._state_key = hashlib.sha256(b"google-oauth-state|" + secret.encode()).digest()
+        self._locks: dict[int, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
     # consent
     def _flow(self, state: str | None = None) -> Flow:
@@ -193,6 +194,14 @@ class GoogleCalendar:
             GoogleRevoked: the grant is gone (the person has been marked disconnected and told).
             GoogleUnavailable: Google failed; try again later.
         """
+        with self._lock_of(user_id):  # the callback's first sync and the scheduler's may meet
+            return self._sync(user_id, now)
+
+    def _lock_of(self, user_id: int) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(user_id, threading.Lock())
+
+    def _sync(self, user_id: int, now: datetime) -> SyncResult | None:
         user = self.store.get_user(user_id)
         plan = self.store.latest_plan(user_id)
         try:
@@ -223,8 +232,7 @@ class GoogleCalendar:
     def _push(self, service, calendar_id: str | None, user: UserRecord, plan, now: datetime) -> SyncResult:
         if not calendar_id:
             made = service.calendars().insert(body={"summary": CALENDAR_NAME, "timeZone": user.timezone}).execute()
-            calendar_id = made["id"]
-            self.store.set_google(user.id, now, google_calendar_id=calendar_id)
+            calendar_id = self._keep_calendar(service, user.id, made["id"], now)
         times = meal_times(self.settings, self.store.personal_preferences(user.id))
         moments = week_moments(user.id, plan, self.settings, times, self.minutes_of)
         events = service.events()
@@ -241,6 +249,17 @@ class GoogleCalendar:
                 updated += 1
         deleted = self._delete_stale(events, calendar_id, user.id, plan, {event_id(m) for m in moments})
         return SyncResult(created, updated, deleted)
+
+    def _keep_calendar(self, service, user_id: int, made: str, now: datetime) -> str:
+        """Keep the calendar just made unless another process made one first (one transaction: on SQLite it holds
+        the write lock from its start); the spare one is deleted."""
+        with self.store.unit_of_work():
+            first = self.store.calendar_person(user_id).google_calendar_id
+            if not first:
+                self.store.set_google(user_id, now, google_calendar_id=made)
+                return made
+        service.calendars().delete(calendarId=made).execute()
+        return first
 
     def _delete_stale(self, events, calendar_id: str, user_id: int, plan, kept: set[str]) -> int:
         """A re-planned week with fewer days: the cooking events of the days no longer planned go."""
@@ -289,35 +308,4 @@ class GoogleCalendar:
         with self.store.unit_of_work():
             self.store.set_google(user.id, now, google_refresh_token=None, google_status=REVOKED)
             key = f"notice:{user.id}:google_revoked:{now:%Y%m%dT%H%M%S}"
-            self.store.schedule_job(key, user.id, "notice", now, {"text": GOOGLE_REVOKED}, now)
-
-
-GOOGLE_REVOKED = (
-    'Google Calendar stopped accepting our updates (access removed or expired). "connect google calendar" connects '
-    'it again; your calendar link ("calendar") still works.'
-)
-
-_PAGE = "<!doctype html><meta charset=utf-8><title>Meal plan calendar</title><p>{}</p>"
-
-
-@router.get(CALLBACK_PATH)
-async def google_callback(request: Request, state: str = "", code: str = "", error: str = "") -> HTMLResponse:
-    google: GoogleCalendar | None = getattr(request.app.state, "google", None)
-    if google is None:
-        return HTMLResponse(_PAGE.format("Google Calendar is not set up here."), status_code=404)
-    if error or not code:
-        return HTMLResponse(_PAGE.format("Google Calendar was not connected. You can close this page."), 400)
-    now = utcnow()
-    try:
-        user_id = await off_loop(google.connect, state, code, now)
-    except StateRefused as exc:
-        log.warning("Google callback refused: %s", exc)
-        return HTMLResponse(_PAGE.format("This link is not valid any more: ask the bot again."), status_code=400)
-    except GoogleUnavailable as exc:
-        log.error("Google callback failed: %s", exc)
-        return HTMLResponse(_PAGE.format("Google did not answer as expected: please try again."), status_code=502)
-    try:
-        await off_loop(google.sync, user_id, now)
-    except (GoogleRevoked, GoogleUnavailable) as exc:  # connected; the scheduler's next pass tries again
-        log.warning("first Google sync of user %s failed: %s", user_id, exc)
-    return HTMLResponse(_PAGE.format("Connected: your meal plan is in the calendar “Meal plan”. Close this page."))
+            self.store.schedule_job(key, user.id, "notice", now, {"text": wording.GOOGLE_REVOKED}, now)

@@ -79,3 +79,9 @@ def google_consent(url: str) -> str:
         "Open this to let me add your meal plan to a calendar of its own in your Google Calendar (I can't see or "
         f"change anything else there):\n{url}\nThe link works for 15 minutes."
     )
+
+
+GOOGLE_REVOKED = (
+    'Google Calendar stopped accepting our updates (access removed or expired). "connect google calendar" connects '
+    'it again; your calendar link ("calendar") still works.'
+)

@@ -1,5 +1,5 @@
-"""LOCAL STAND-IN of Google's OAuth token endpoint and of the Calendar API v3 (calendars.insert, events.insert /
-update / delete / list), for tests — not the real service. It answers what `google-auth-oauthlib`, `google-auth`
+"""LOCAL STAND-IN of Google's OAuth token endpoint and of the Calendar API v3 (calendars.insert / delete, events.insert /
+update / delete), for tests — not the real service. It answers what `google-auth-oauthlib`, `google-auth`
 and `google-api-python-client` send: form-encoded token requests, Bearer-authorised JSON calls."""
 
 from __future__ import annotations
@@ -101,6 +101,15 @@ class GoogleStandIn:
                     "events": {},
                 }
             return JSONResponse({"kind": "calendar#calendar", "id": calendar_id, **body})
+
+        @app.delete(API + "/calendars/{calendar_id}")
+        async def delete_calendar(calendar_id: str, request: Request) -> Response:
+            if not self._authorised(request):
+                return _error(401, "authError", "Invalid Credentials")
+            with self._lock:
+                if self.calendars.pop(calendar_id, None) is None:
+                    return _error(404, "notFound", "Not Found")
+            return Response(status_code=204)
 
         @app.post(API + "/calendars/{calendar_id}/events")
         async def insert_event(calendar_id: str, request: Request) -> Response:

@@ -167,3 +167,44 @@ def test_the_apps_scheduler_sends_the_weekly_check_in_once_across_a_restart(make
     third.store.schedule_job(f"{CHECKIN}:{user.id}:y", user.id, CHECKIN, now, {"week_start": "2026-11-30"}, now)
     assert len(twilio_api.standin.wait_for_messages(2)) == 2  # the third app's scheduler runs: y, and not x again
     assert {j.key[-1]: j.status for j in third.store.jobs(user.id) if j.key[-2] == ":"} == {"x": "sent", "y": "sent"}
+
+
+def test_plan_my_week_then_calendar_shows_the_planned_week_with_reminders(make_bot, usda_tables_dir, repo_root):
+    """The issue's "done when": the real plan wing makes the week, "calendar" gives the link, a calendar client
+    (icalendar parsing the feed) sees meal prep, shopping and each planned dinner with its alarm."""
+    bot = make_bot(
+        nutrition_dir=usda_tables_dir,
+        recipes_dir=repo_root / "data" / "recipes",
+        coach="local",
+        reply_budget_s=12.0,
+        calendar_poll_s=0.05,
+        quiet_hours_end="21:30",  # none: the test may run at any hour
+    )
+    bot.send("hi", sender=PARIS)
+    user = bot.store.get_or_create_user(PARIS, "free", "UTC")
+    bot.store.set_tier(user.id, "standard")
+    for said in ("no allergies", "eat better"):
+        bot.send(said, sender=PARIS)
+    bot.post(bot.form("plan my week", sender=PARIS), timeout=60)
+    for _ in range(600):
+        if (plan := bot.store.latest_plan(user.id)) is not None:
+            break
+        httpx.get(bot.server.url + "/healthz", trust_env=False)
+    assert plan is not None, "no plan was made"
+    dinners = {m["name"] for d in plan.plan["days"] for m in d["meals"] if m["slot"] == "dinner"}
+    link = _link(bot.send("calendar", sender=PARIS))
+    events = Calendar.from_ical(_get(bot, link).content).walk("VEVENT")
+    by_kind: dict[str, list] = {}
+    for event in events:
+        by_kind.setdefault(str(event["categories"].cats[0]), []).append(event)
+    assert len(by_kind["shopping"]) == len(by_kind["prep"]) == len(by_kind["checkin"]) == 1
+    assert {str(e["summary"]).removeprefix("Cook: ") for e in by_kind["cooking"]} == dinners
+    assert len(by_kind["cooking"]) == sum(1 for d in plan.plan["days"] for m in d["meals"] if m["slot"] == "dinner")
+    assert all(len(e.walk("VALARM")) == 1 for e in by_kind["cooking"])
+    assert {e.decoded("dtstart").tzinfo.key for e in events} == {"Europe/Paris"}
+    # the reminders of the new plan are planned (the check-in at least: the dinners left depend on the hour)
+    for _ in range(600):
+        if any(j.kind == CHECKIN for j in bot.store.jobs(user.id)):
+            break
+        httpx.get(bot.server.url + "/healthz", trust_env=False)
+    assert any(j.kind == CHECKIN and j.status == "pending" for j in bot.store.jobs(user.id))

@@ -194,3 +194,32 @@ def test_a_revoked_grant_tells_the_person_and_the_ics_feed_still_works(make_worl
     [sent] = twilio_api.standin.wait_for_messages(1)
     assert "connect google calendar" in sent["body"] and "still works" in sent["body"]
     assert world.feeds.render(link.rsplit("/", 1)[1].removesuffix(".ics"), now) is not None
+
+
+def test_two_processes_syncing_at_once_leave_one_calendar(make_world, google_api):
+    import threading
+
+    standin, url = google_api
+    worlds = [make_world(**google_settings(url)) for _ in range(2)]
+    googles = [
+        GoogleCalendar(w.settings, w.store, Ledger(w.store, w.settings), RecipeMinutes(w.settings.recipes_dir))
+        for w in worlds
+    ]
+    now = datetime(2026, 11, 27, 9, 0)
+    ivy = worlds[0].person(PARIS, "Europe/Paris")
+    worlds[0].plan(ivy.id, date(2026, 11, 30), now)
+    _connect(googles[0], standin, ivy, now)
+    barrier = threading.Barrier(2)
+
+    def sync(google):
+        barrier.wait()
+        google.sync(ivy.id, now)
+
+    threads = [threading.Thread(target=sync, args=(g,)) for g in googles]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    [calendar_id] = standin.calendars
+    assert worlds[1].store.calendar_person(ivy.id).google_calendar_id == calendar_id
+    assert len(standin.events(calendar_id)) == 10

@@ -129,3 +129,17 @@ def test_export_shows_the_persons_jobs_without_secrets_and_delete_removes_them(m
     assert "feed_token_sha256" not in calendar and "google_refresh_token" not in calendar
     world.store.delete_user(gina.id)
     assert world.store.jobs(gina.id) == [] and world.store.calendar_person(gina.id).feed_token_sha256 is None
+
+
+def test_the_scheduler_plans_the_jobs_of_plans_made_or_changed_since_its_last_look(make_world):
+    world = make_world()
+    hana = world.person("+33600000010", "Europe/Paris")
+    made = datetime(2026, 11, 27, 9, 0)
+    world.scheduler.since = made - timedelta(days=1)
+    world.plan(hana.id, date(2026, 11, 30), made)
+    assert world.scheduler.plan_changed(made) == 1
+    assert len(_cooking(world, hana.id)) == 7
+    assert world.scheduler.plan_changed(made) == 0  # nothing new since
+    world.plan(hana.id, date(2026, 11, 30), made + timedelta(minutes=1), days=2)
+    assert world.scheduler.plan_changed(made) == 1
+    assert len(_cooking(world, hana.id)) == 2
