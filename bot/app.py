@@ -13,6 +13,14 @@ from bot.billing import links as billing_links
 from bot.billing import webhook as stripe_webhook
 from bot.billing.scheduler import BillingScheduler
 from bot.billing.service import Billing
+from bot.calendar import feed as calendar_feed
+from bot.calendar import oauth_callback as google_callback
+from bot.calendar.commands import CalendarReplies
+from bot.calendar.feed import Feeds
+from bot.calendar.google import GoogleCalendar
+from bot.calendar.reminders import Reminders
+from bot.calendar.scheduler import ReminderScheduler
+from bot.calendar.week import RecipeMinutes
 from bot.channel.delivery import Delivery
 from bot.channel.media_purge import MediaPurge
 from bot.channel.messenger import Messenger
@@ -94,8 +102,12 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         billing = Billing.create(settings, store, delivery)
         if billing.gateway is None:
             log.warning("BOT_STRIPE_SECRET_KEY is not set: billing is off (upgrade says payments are not set up)")
+        minutes = RecipeMinutes(settings.recipes_dir)
+        reminders, feeds = Reminders(store, settings, minutes), Feeds(store, settings, ledger, minutes)
+        google = GoogleCalendar(settings, store, ledger, minutes) if settings.google_calendar else None
+        calendar = CalendarReplies(store, ledger, feeds, reminders, google)
         conversation = Conversation(
-            store, Advisor(coach, tables, Learning(store)), tables, ask_back, photos, plans, billing.commands
+            store, Advisor(coach, tables, Learning(store)), tables, ask_back, photos, plans, billing.commands, calendar
         )
         analyser = MealAnalyser(settings, store, ledger, media, analysis, ask_back, photos)
         service = BotService(settings, store, ledger, analyser, delivery, conversation)
@@ -103,9 +115,12 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         app.state.settings, app.state.store, app.state.service, app.state.worker = settings, store, service, worker
         billing_check = BillingScheduler(billing, settings.billing_check_s)
         app.state.billing = billing
+        app.state.feeds, app.state.google = feeds, google  # GET /calendar/{token}.ics, /calendar/google/callback
+        reminder_worker = ReminderScheduler(settings, store, messenger, reminders, google)
         worker.start()
         billing_check.start()
         ops.start(delivery)
+        reminder_worker.start()
         log.info(
             "bot ready: public %s, serving %s, database %s",
             settings.webhook_url,
@@ -116,6 +131,7 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
             yield
         finally:
             await ops.stop()
+            await reminder_worker.stop()
             await billing_check.stop()
             await worker.stop()
             await service.drain(timeout_s=settings.reply_budget_s)
@@ -131,6 +147,8 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
     app.include_router(stripe_webhook.router)  # POST /stripe/webhook, GET /billing/return
     app.include_router(billing_links.router)  # /billing/checkout, /billing/portal: our signed links to Stripe
     app.include_router(ops_wiring.router)  # GET /metrics (Prometheus)
+    app.include_router(calendar_feed.router)  # GET /calendar/{token}.ics: the person's planned week
+    app.include_router(google_callback.router)  # GET /calendar/google/callback: OAuth consent's return
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -264,11 +264,59 @@ class BotSettings(BaseSettings):
         description="HMAC-SHA256 key of the person ids in the analytics export; the export refuses without",
     )
     # --- end of operations ---
+    # --- calendar and reminders: bot/calendar. Times are the person's local wall clock, "HH:MM". ---
+    calendar_poll_s: float = Field(30.0, gt=0, description="how often the scheduler looks for due reminders")
+    quiet_hours_start: str = Field("21:30", description="no reminder from then...")
+    quiet_hours_end: str = Field("08:00", description="...until then: a job due meanwhile moves to the end")
+    checkin_weekday: int = Field(6, ge=0, le=6, description="the weekly check-in's day: 0 Monday ... 6 Sunday")
+    checkin_time: str = "18:00"
+    plan_ready_time: str = Field("09:00", description="the plan-ready notice, on the morning a plan starts")
+    meal_times: dict[str, str] = Field(
+        default_factory=lambda: {"breakfast": "08:00", "lunch": "12:30", "dinner": "19:00"},
+        description="when people eat, until the personal wing has learned a person's own times",
+    )
+    meal_time_min_confidence: float = Field(0.5, ge=0, le=1, description="a learned meal time counts from this")
+    cooking_reminder_slots: tuple[str, ...] = Field(("dinner",), description="the planned meals that get a reminder")
+    cooking_lead_min: int = Field(10, ge=0, description="a reminder comes this long before cooking must start")
+    shopping_time: str = Field("10:00", description="the grocery shopping event, on the day before the plan starts")
+    prep_time: str = Field("16:00", description="the meal-prep session, on the day before the plan starts")
+    whatsapp_window_h: float = Field(24.0, gt=0, description="WhatsApp allows free text this long after their message")
+    whatsapp_templates: dict[str, str] = Field(
+        default_factory=dict,
+        description="approved template (ContentSid HX...) per job kind, for outside the window, as JSON: "
+        'BOT_WHATSAPP_TEMPLATES=\'{"checkin": "HX...", "cooking": "HX...", "plan_ready": "HX..."}\'',
+    )
+    calendar_link_key: SecretStr = Field(
+        SecretStr(""), description="HMAC key of the ICS feed tokens; default: the Twilio auth token"
+    )
+    # Google Calendar (off by default; the ICS feed works with Google Calendar without it)
+    google_calendar: bool = Field(False, description='"connect google calendar": OAuth, events in a dedicated calendar')
+    google_client_id: str = ""
+    google_client_secret: SecretStr = SecretStr("")
+    google_auth_uri: str = "https://accounts.google.com/o/oauth2/auth"
+    google_token_uri: str = Field("https://oauth2.googleapis.com/token", description="a local stand-in in tests")
+    google_api_base: str | None = Field(None, description="replaces https://www.googleapis.com (a local stand-in)")
+    google_token_key: SecretStr = Field(
+        SecretStr(""), description="Fernet key (cryptography) the refresh tokens are encrypted with at rest"
+    )
+    google_state_ttl_s: float = Field(900.0, gt=0, description="a consent link expires after this")
+    google_timeout_s: float = Field(10.0, gt=0)
+    # --- end of calendar ---
 
     @field_validator("public_url", "serving_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator(
+        "quiet_hours_start", "quiet_hours_end", "checkin_time", "plan_ready_time", "shopping_time", "prep_time"
+    )
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60 and len(minutes) == 2):
+            raise ValueError(f"{value!r} is not a time of day HH:MM")
+        return f"{int(hours):02d}:{minutes}"
 
     @field_validator("timezone")
     @classmethod

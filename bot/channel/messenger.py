@@ -3,6 +3,7 @@ slow path and retries), look up one we sent (after a crash), delete a message's 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Collection
 from datetime import UTC, datetime
@@ -82,6 +83,17 @@ class Messenger:
             message = self.client.messages.create(to=to, from_=self._sender(to, from_), body=body)
         except (TwilioException, OSError) as exc:
             raise DeliveryFailed(f"Messages API refused or unreachable: {exc}") from exc
+        return message.sid
+
+    def send_template(self, to: str, from_: str, content_sid: str, variables: dict[str, str]) -> str:
+        """Send the approved template `content_sid` (WhatsApp, outside the 24-hour window) with its variables
+        ({"1": ...}); the new message's SID."""
+        try:
+            message = self.client.messages.create(
+                to=to, from_=self._sender(to, from_), content_sid=content_sid, content_variables=json.dumps(variables)
+            )
+        except (TwilioException, OSError) as exc:
+            raise DeliveryFailed(f"Messages API refused or unreachable (template {content_sid}): {exc}") from exc
         return message.sid
 
     def find_sent(self, to: str, from_: str, body: str, since: datetime, exclude: Collection[str] = ()) -> str | None:

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.calendar.zones import zone_for_phone
 from bot.channel.answers import ack_reply, limit_reply, twiml
 from bot.channel.delivery import Delivery
 from bot.channel.inbound import Inbound, phone_of
@@ -96,7 +97,11 @@ class BotService:
         acquisition of SQLite's write lock is a wait."""
         now, settings = utcnow(), self.settings
         with self.store.unit_of_work():
-            user = self.store.get_or_create_user(phone_of(inbound.from_addr), settings.default_tier, settings.timezone)
+            phone = phone_of(inbound.from_addr)
+            # a new person's zone: their country's when it has only one (bot.calendar.zones), else the default
+            user = self.store.get_or_create_user(
+                phone, settings.default_tier, zone_for_phone(phone) or settings.timezone
+            )
             lease = now + timedelta(seconds=settings.lease_s)
             media = list(inbound.media)
             message, created = self.store.record_inbound(

@@ -70,6 +70,13 @@ class BillingReplies(Protocol):
         """Our signed link to Checkout for `tier`, for the limit nudge; None when billing is off or `tier` unpriced."""
 
 
+class CalendarReplies(Protocol):
+    """The calendar wing as the conversation calls it (`bot.calendar.commands.CalendarReplies`, a wing above)."""
+
+    def handle(self, user: UserRecord, body: str, now: datetime):
+        """A reply with `messages` and `intent` to a time zone or calendar message; None for any other."""
+
+
 class Conversation:
     def __init__(
         self,
@@ -80,8 +87,10 @@ class Conversation:
         photos: PhotoStore | None = None,
         plans: Plans | None = None,
         billing: BillingReplies | None = None,
+        calendar: CalendarReplies | None = None,
     ):
         self.store = store
+        self.calendar = calendar
         self.plans = plans
         self.billing = billing
         self.advisor = advisor
@@ -115,6 +124,8 @@ class Conversation:
             if said is not None:
                 return Turn((said,), "planned_rating")
             profile = self.store.get_profile(user.id)
+        if self.calendar and (dated := self.calendar.handle(user, body, now)) is not None:  # time zone, calendar
+            return Turn(dated.messages, dated.intent)
         # what was learned ("what do you know about me", "reset spice", "swap quinoa for rice"), then meal plans
         # ("plan my week", "day 2", "no fish", "i have rice"...), before the commands and meals
         if (personal := parse_personal(body)) is not None:

@@ -149,6 +149,11 @@ class TwilioStandIn:
                     self.fail_sends -= 1
                     return JSONResponse({"code": 20500, "message": "stand-in failure", "status": 500}, status_code=500)
                 message = self._record(form.get("To"), form.get("From"), form.get("Body"), datetime.now(UTC))
+                if "ContentSid" in form:  # a template (WhatsApp outside the 24-hour window): no Body
+                    message["content_sid"], message["content_variables"] = (
+                        form["ContentSid"],
+                        form.get("ContentVariables"),
+                    )
             return JSONResponse(self._message_json(message), status_code=201)
 
         @app.get(API + "/Messages.json")

@@ -8,7 +8,7 @@ its message's new state and its reply in the outbox) the caller opens `unit_of_w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,12 +20,15 @@ import anyio.to_thread
 from bot.storage.records import (
     AnsweredQuestion,
     Bucket,
+    CalendarPersonRecord,
     Clarification,
     DayTotals,
     DeletedUser,
     EventRecord,
     ItemRecord,
+    JobRecord,
     LabelledCrop,
+    LastInbound,
     MealRecord,
     MediaRef,
     MessageRecord,
@@ -341,6 +344,42 @@ class PersonalStore(Protocol):
         """When the first thing was learned about the person (None: nothing yet)."""
 
 
+class CalendarStore(Protocol):
+    """Scheduled messages (claimed atomically, sent once) and each person's calendar settings (bot.calendar)."""
+
+    def schedule_job(self, key: str, user_id: int, kind: str, due_at: datetime, payload: dict, now: datetime) -> bool:
+        """Add the job named `key` unless it exists; a pending one gets the new time and payload. True if added."""
+
+    def cancel_jobs(self, user_id: int, prefix: str, keep: Collection[str], now: datetime) -> int:
+        """Cancel the person's pending jobs whose key starts with `prefix`, except those in `keep` (a re-plan)."""
+
+    def claim_due_jobs(self, now: datetime, lease_until: datetime, limit: int) -> list[JobRecord]:
+        """Lease pending jobs that are due, and `sending` ones whose sender died (with `unknown_since`)."""
+
+    def job_sending(self, job_id: int, body: str, via: str, now: datetime, lease_until: datetime) -> None:
+        """Write what is about to be sent (before the Twilio call), so a crash can be checked against Twilio."""
+
+    def finish_job(self, job_id: int, status: str, now: datetime, **values) -> None:
+        """sent (twilio_sid), pending again (due_at, last_error), failed, skipped or unknown (last_error)."""
+
+    def jobs(self, user_id: int) -> list[JobRecord]: ...
+    def set_timezone(self, user_id: int, timezone: str, source: str, now: datetime) -> UserRecord: ...
+    def calendar_person(self, user_id: int) -> CalendarPersonRecord: ...
+    def set_feed(self, user_id: int, token_sha256: str | None, now: datetime, **values) -> CalendarPersonRecord:
+        """Set (or with None revoke, raising the generation) the feed token's hash; `synced_plan` may come too."""
+
+    def set_google(self, user_id: int, now: datetime, **values) -> CalendarPersonRecord:
+        """Change some of google_refresh_token (encrypted), google_calendar_id, google_status, google_synced_plan."""
+
+    def google_connected(self) -> list[int]:
+        """The people whose Google Calendar is connected."""
+
+    def feed_owner(self, token_sha256: str) -> int | None: ...
+    def last_inbound(self, user_id: int) -> LastInbound | None: ...
+    def plans_changed_since(self, since: datetime) -> list[PlanRecord]:
+        """Plans made or edited after `since` (the scheduler plans their reminders)."""
+
+
 class BotStore(
     SchemaStore,
     PeopleStore,
@@ -441,3 +480,5 @@ class OpsStore(Protocol):
 
     def replies_sent_by_user(self, since: datetime, until: datetime, timezone: str) -> dict[int, int]:
         """Replies delivered (TwiML or REST) created in [since, until), per person of `timezone` (those with any)."""
+class CalendarBotStore(BotStore, CalendarStore, Protocol):
+    """What the calendar wing needs: the bot's store and its own jobs and settings."""

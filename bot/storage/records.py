@@ -266,3 +266,44 @@ class ShortLink:
     target: str
     basis: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A scheduled message (`scheduled_jobs`); `unknown_since` is set on a job claimed after its sender died
+    mid-send (Twilio may have it: ask before sending again)."""
+
+    id: int
+    key: str
+    user_id: int
+    kind: str
+    due_at: datetime
+    payload: dict
+    status: str
+    attempts: int
+    body: str | None = None
+    via: str | None = None
+    twilio_sid: str | None = None
+    unknown_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CalendarPersonRecord:
+    user_id: int
+    zone_source: str | None = None
+    feed_token_sha256: str | None = None
+    feed_generation: int = 0
+    synced_plan: str | None = None
+    google_refresh_token: bytes | None = None  # encrypted
+    google_calendar_id: str | None = None
+    google_status: str | None = None
+    google_synced_plan: str | None = None
+
+
+@dataclass(frozen=True)
+class LastInbound:
+    """The person's latest message: who wrote to which of our numbers, and when (WhatsApp's 24-hour window)."""
+
+    from_addr: str
+    to_addr: str
+    at: datetime

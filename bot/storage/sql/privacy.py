@@ -61,6 +61,12 @@ class SqlPrivacy(SqlBase):
                 "short_links": rows(s, t.ShortLink, t.ShortLink.user_id == user_id),
                 "personal_preferences": rows(s, t.PersonalPreferences, t.PersonalPreferences.user_id == user_id),
                 "subscription": rows(s, t.Subscription, t.Subscription.user_id == user_id),
+                "scheduled_messages": rows(s, t.ScheduledJob, t.ScheduledJob.user_id == user_id),
+                # the feed token's hash and the Google refresh token are secrets, not the person's data
+                "calendar": [
+                    {k: v for k, v in row.items() if k not in ("feed_token_sha256", "google_refresh_token")}
+                    for row in rows(s, t.CalendarPerson, t.CalendarPerson.user_id == user_id)
+                ],
                 # events about their messages (delivery's) carry the message SID and no user id
                 "events": rows(s, t.Event, or_(t.Event.user_id == user_id, t.Event.message_sid.in_(sids))),
             }
@@ -96,6 +102,8 @@ class SqlPrivacy(SqlBase):
                 delete(t.MealPreferences).where(t.MealPreferences.user_id == user_id),
                 delete(t.PersonalPreferences).where(t.PersonalPreferences.user_id == user_id),
                 delete(t.Subscription).where(t.Subscription.user_id == user_id),
+                delete(t.ScheduledJob).where(t.ScheduledJob.user_id == user_id),
+                delete(t.CalendarPerson).where(t.CalendarPerson.user_id == user_id),
                 delete(t.Profile).where(t.Profile.user_id == user_id),
                 delete(t.Event).where(t.Event.user_id == user_id),
                 delete(t.User).where(t.User.id == user_id),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.storage.sql.billing import SqlBilling
+from bot.storage.sql.calendar import SqlCalendar
 from bot.storage.sql.events import SqlEvents
 from bot.storage.sql.gallery import SqlGallery
 from bot.storage.sql.meals import SqlMeals
@@ -30,5 +31,6 @@ class SqlStore(
     SqlPersonal,
     SqlBilling,
     SqlOps,
+    SqlCalendar,
 ):
     """The SQLAlchemy implementation of `bot.storage.protocols.BotStore` (`SqlStore(database_url)`)."""

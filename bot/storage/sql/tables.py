@@ -409,3 +409,50 @@ class StripeCancellation(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ScheduledJob(Base):
+    """A message the bot sends on its own at `due_at` (a weekly check-in, a cooking reminder, a plan-ready notice):
+    one row per `key`, so planning the same job twice changes nothing (bot.calendar).
+
+    pending → sending (leased, `body` and `attempt_started_at` written before the Twilio call) → sent (Twilio's
+    SID); failed (given up), skipped (nothing to send: opted out, no plan, outside WhatsApp's window without a
+    template), unknown (a template whose sender died mid-send: never sent twice)."""
+
+    __tablename__ = "scheduled_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True, doc="checkin:{user}:{week}, cook:{user}:{plan}:...")
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), doc="checkin, cooking, plan_ready")
+    due_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    attempt_started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    body: Mapped[str | None] = mapped_column(Text, doc="what was (being) sent: free text, or the template's variables")
+    via: Mapped[str | None] = mapped_column(String(16), doc="text or template")
+    twilio_sid: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CalendarPerson(Base):
+    """A person's calendar settings: where their time zone came from, their ICS feed, of which only the token's
+    sha256 is kept (`feed_generation` goes up when it is revoked, so the next link is a new one), and their Google
+    Calendar connection (the refresh token encrypted)."""
+
+    __tablename__ = "calendar_people"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    zone_source: Mapped[str | None] = mapped_column(String(16), doc="phone (inferred), person (told us)")
+    feed_token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    feed_generation: Mapped[int] = mapped_column(Integer, default=0)
+    synced_plan: Mapped[str | None] = mapped_column(String(64), doc="'{plan id}@{updated}' last counted as a sync")
+    google_refresh_token: Mapped[bytes | None] = mapped_column(LargeBinary, doc="Fernet-encrypted, never plain")
+    google_calendar_id: Mapped[str | None] = mapped_column(String(255), doc="the dedicated calendar we made")
+    google_status: Mapped[str | None] = mapped_column(String(16), doc="connected, revoked")
+    google_synced_plan: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
