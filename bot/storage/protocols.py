@@ -480,5 +480,7 @@ class OpsStore(Protocol):
 
     def replies_sent_by_user(self, since: datetime, until: datetime, timezone: str) -> dict[int, int]:
         """Replies delivered (TwiML or REST) created in [since, until), per person of `timezone` (those with any)."""
+
+
 class CalendarBotStore(BotStore, CalendarStore, Protocol):
     """What the calendar wing needs: the bot's store and its own jobs and settings."""
