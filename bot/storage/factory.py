@@ -13,3 +13,12 @@ def make_store(url: str) -> BillingBotStore:
     from bot.storage.sql.store import SqlStore
 
     return SqlStore(url)
+
+
+def shown_url(url: str) -> str:
+    """The URL as a log may show it: a SQL password hidden (a DynamoDB URL holds no secret)."""
+    if url.startswith("dynamodb://"):
+        return url
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -11,6 +11,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
+
+import pytest
+
+from bot.devtools.standins import free_port
 
 _FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -61,3 +66,22 @@ class DynamoServer:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def dynamodb_endpoint():
+    """The URL of a DynamoDB-compatible server on loopback, for the tests of one module."""
+    try:
+        server = DynamoServer(free_port()).start()
+    except ImportError as error:  # moto[server] is in the `test` extra
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"no DynamoDB-compatible server: {error} (pip install -e '.[test]')")
+    yield server.endpoint
+    server.stop()
+
+
+def table_url(endpoint: str, page_size: int | None = None) -> str:
+    """A `dynamodb://` URL of a table of its own (one per test) on the server at `endpoint`."""
+    page = f"&page_size={page_size}" if page_size else ""
+    return f"dynamodb://us-east-1?endpoint={endpoint}&table=t-{uuid.uuid4().hex[:12]}{page}"

@@ -5,33 +5,18 @@ listing crosses pages)."""
 from __future__ import annotations
 
 import itertools
-import os
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from dynamodb_server import dynamodb_endpoint, table_url
 
-from bot.devtools.standins import free_port
 from bot.storage.factory import make_store
 from bot.storage.protocols import SubscriptionRecord
 from bot.storage.records import DONE, FAILED, PENDING, Bucket, ItemRecord, MediaRef, utcnow
 
 PAGE = 2
-
-
-@pytest.fixture(scope="module")
-def dynamodb_endpoint():
-    try:
-        from dynamodb_server import DynamoServer
-
-        server = DynamoServer(free_port()).start()
-    except ImportError as error:  # moto[server] is in the `test` extra
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"no DynamoDB-compatible server: {error} (pip install -e '.[test]')")
-    yield server.endpoint
-    server.stop()
+__all__ = ["dynamodb_endpoint"]  # the fixture, imported for pytest
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
@@ -40,9 +25,7 @@ def store(request, tmp_path):
         store = make_store(f"sqlite:///{tmp_path / 'bot.db'}")
         store.create_schema()
     else:
-        endpoint = request.getfixturevalue("dynamodb_endpoint")
-        url = f"dynamodb://us-east-1?endpoint={endpoint}&table=t-{uuid.uuid4().hex[:12]}&page_size={PAGE}"
-        store = make_store(url)
+        store = make_store(table_url(request.getfixturevalue("dynamodb_endpoint"), PAGE))
         assert store.create_tables() is True
         store.create_schema()
     yield store

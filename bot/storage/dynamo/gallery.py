@@ -2,7 +2,8 @@
 `PhotoQuestionStore`, `LabelledCropStore` and `StoredPhotoStore` on DynamoDB.
 
 In the person's partition: `PQ#<id>` (a question; `PQID#<id>/PQID` points at it by id), `CROP#<id>`,
-`PHOTO#<sha256>`; `SHA#<sha256>/USER#<id>` says who sent a photo, so a delete knows which bytes nobody else has.
+`PHOTO#<sha256>`; GSI4 `CROPS#EMBEDDED` lists everyone's crops with features (the gallery's matching);
+`SHA#<sha256>/USER#<id>` says who sent a photo, so a delete knows which bytes nobody else has.
 Answering is one TransactWriteItems: the question's delete (its condition: whoever answers first wins), the crop,
 the meal's change (or its creation with its message key) and the day's totals, and the next question asked.
 """
@@ -141,6 +142,9 @@ class DynamoGallery(DynamoMeals):
                 "model_output": dumps({k: v for k, v in q_item.items() if k != "embedding"}),
                 "embedding": crop.get("embedding"),
                 "created_at": when(now),
+                # everyone's crops, for the gallery's matching: a Query, never a Scan, on a photo's path
+                "GSI4PK": "CROPS#" + ("EMBEDDED" if crop.get("embedding") is not None else "PLAIN"),
+                "GSI4SK": pad(crop_id),
             }
             ops = [
                 {
@@ -202,7 +206,11 @@ class DynamoGallery(DynamoMeals):
 
     # labelled crops
     def labelled_crops(self, user_id: int | None = None, with_embedding: bool = False) -> list[LabelledCrop]:
-        rows = self.table.scan("labelled_crop") if user_id is None else self.table.query(user_pk(user_id), "CROP#")
+        if user_id is not None:
+            rows = list(self.table.query(user_pk(user_id), "CROP#"))
+        else:
+            kinds = ("EMBEDDED",) if with_embedding else ("EMBEDDED", "PLAIN")
+            rows = [r for kind in kinds for r in self.table.query(f"CROPS#{kind}", index="GSI4")]
         crops = [_crop(r) for r in rows if not with_embedding or r.get("embedding") is not None]
         return sorted(crops, key=lambda c: c.id)
 

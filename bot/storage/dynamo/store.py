@@ -25,7 +25,9 @@ Keys (`PK`, `SK`, all strings) and what reads them:
 Indexes (all projecting ALL): GSI1 owner (`USER#<id>`: messages, replies, events, links of a person: export,
 delete, replies sent, last address); GSI2 work lists (`DUE#MSG`, `DUE#OUT`, `DUE#SUB`, `DUE#MEDIADEL`,
 `DUE#STRIPECANCEL` sorted by a time no later than due; `DEAD#MSG`, `DEAD#OUT` by id); GSI3 (`MSGSTATUS#<status>`,
-`TO#<address>`, `CUSTOMER#<id>`, `USAGEDAY#<day>`); GSI4 (`EVKIND#<kind>` by time). Index reads are eventually
+`TO#<address>`, `CUSTOMER#<id>`, `USAGEDAY#<day>`); GSI4 (`EVKIND#<kind>` by time, `CROPS#EMBEDDED` for the gallery).
+Scan (by `type`) only in operators' listings of everything: `events()`, `outbound()`, `labelled_examples()`,
+`stored_photos()` without a person. Index reads are eventually
 consistent: every decision that must be exact re-reads the item or writes under a condition.
 
 Guarantees: every method is atomic by itself (one conditional write, or one TransactWriteItems); `unit_of_work`
