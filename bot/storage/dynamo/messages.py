@@ -174,7 +174,7 @@ class DynamoMessages(DynamoBase):
         ]
 
     def count_messages(self, status: str) -> int:
-        return sum(1 for _ in self.table.query(f"MSGSTATUS#{status}", index="GSI3"))
+        return self.table.count(f"MSGSTATUS#{status}", "GSI3")
 
     def last_address(self, user_id: int) -> tuple[str, str] | None:
         for item in self.table.query(f"USER#{user_id}", sk_prefix="MSG#", index="GSI1", newest_first=True, limit=1):

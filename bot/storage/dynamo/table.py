@@ -196,6 +196,26 @@ class DynamoTable:
             kwargs["IndexName"] = index
         return self._pages(self.client.query, kwargs, limit)
 
+    def count(self, pk: str, index: str) -> int:
+        """How many items partition `pk` of GSI `index` holds (Select=COUNT: no item travels), page after page."""
+        kwargs = {
+            "TableName": self.name,
+            "IndexName": index,
+            "KeyConditionExpression": "#h = :h",
+            "ExpressionAttributeNames": {"#h": f"{index}PK"},
+            "ExpressionAttributeValues": values(h=pk),
+            "Select": "COUNT",
+        }
+        if self.url.page_size:
+            kwargs["Limit"] = self.url.page_size
+        total = 0
+        while True:
+            page = self.client.query(**kwargs)
+            total += page["Count"]
+            if "LastEvaluatedKey" not in page:
+                return total
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def scan(self, kind: str) -> Iterator[dict]:
         """Every item of one kind (the `type` attribute): admin listings only, never on a message's path."""
         kwargs = {
