@@ -13,6 +13,7 @@ from bot.storage.dynamo.base import SchemaMissing
 from bot.storage.dynamo.store import DynamoStore
 from bot.storage.dynamo.table import INDEXES, TTL_ATTRIBUTE, DynamoUrl, DynamoUrlError
 from bot.storage.factory import make_store
+from bot.storage.records import PENDING, utcnow
 from bot.storage.sql.store import SqlStore
 
 __all__ = ["dynamodb_endpoint"]  # the fixture, imported for pytest
@@ -73,3 +74,47 @@ def test_the_bot_answers_webhooks_on_dynamodb(make_bot, dynamodb_endpoint):
     assert bot.send("undo")  # a text command on the same store
     assert bot.store.meals(bot.user_id()) == []
     assert bot.store.get_message(form["MessageSid"]).status == "done"
+
+
+def test_a_delete_that_dies_midway_is_finished_by_running_it_again(dynamodb_endpoint, monkeypatch):
+    store = DynamoStore(table_url(dynamodb_endpoint, page_size=2))
+    store.create_tables()
+    now = utcnow()
+    user = store.get_or_create_user("+15550009", "free", "UTC")
+    for i in range(3):
+        message, _ = store.record_inbound(
+            f"SMdel{i}", user.id, "whatsapp:+15550009", "w:+1", "", [], PENDING, now, None
+        )
+        store.add_event("received", now, message.sid, user.id)
+        store.save_meal(message.id, user.id, "2026-12-03", now, [], {}, [])
+    real = store.table.delete_all
+    calls = []
+
+    def dies_after_the_first(keys):
+        calls.append(len(keys))
+        if len(calls) > 1:
+            raise ConnectionError("the process died")
+        real(keys[: len(keys) // 2])
+
+    monkeypatch.setattr(store.table, "delete_all", dies_after_the_first)
+    with pytest.raises(ConnectionError):
+        store.delete_user(user.id)
+    monkeypatch.setattr(store.table, "delete_all", real)
+    assert store.user_by_phone("+15550009") == user  # half deleted, still findable: the delete is run again
+    store.delete_user(user.id)
+    assert store.export_user(user.id)["user"] is None
+    assert not any(v for v in store.export_user(user.id).values() if isinstance(v, list))
+    assert store.get_or_create_user("+15550009", "free", "UTC").id != user.id
+
+
+def test_a_phone_claim_left_by_a_dead_delete_does_not_block_the_number(dynamodb_endpoint, monkeypatch):
+    store = DynamoStore(table_url(dynamodb_endpoint))
+    store.create_tables()
+    user = store.get_or_create_user("+15550010", "free", "UTC")
+    monkeypatch.setattr(store.table, "delete", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("died")))
+    with pytest.raises(ConnectionError):  # died after the person's item, before their phone claim
+        store.delete_user(user.id)
+    monkeypatch.undo()
+    assert store.table.get("PHONE#+15550010", "PHONE") is not None and store.user_by_phone("+15550010") is None
+    again = store.get_or_create_user("+15550010", "free", "UTC")
+    assert again.id != user.id and store.user_by_phone("+15550010") == again

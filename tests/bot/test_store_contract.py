@@ -415,6 +415,8 @@ def test_delete_user_removes_everything_of_the_person_and_nothing_of_anyone_else
         store.get_user(user.id)
     assert store.user_by_phone("+15550001") is None and store.get_short_link(link.id) is None
     assert store.stored_photos() == ["shared"] and store.outbound("billing-x") == []
+    # nothing of theirs blocks anything new: the notice's (sid, kind) is free again
+    assert store.enqueue_outbound("billing-x", "notice", "whatsapp:+1", "b", "new", now, now) is not None
     assert all(e.user_id != user.id for e in store.events())
     assert store.export_user(other.id) == before_other
     assert store.get_or_create_user("+15550001", "free", "UTC").id != user.id  # a new person, from scratch

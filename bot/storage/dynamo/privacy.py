@@ -148,6 +148,8 @@ class DynamoPrivacy(DynamoBase):
                 keys.append((f"PQID#{int(item['id'])}", "PQID"))
             elif kind == "meal_plan":
                 keys.append((f"PLAN#{int(item['id'])}", "PLAN"))
+            elif kind == "outbound":  # its (message, kind) claim, also for replies of no message (billing notices)
+                keys.append((message_pk(item["message_sid"]), f"OUT#{item['kind']}"))
             elif kind == "stored_photo":
                 keys.append((f"SHA#{item['sha256']}", user_pk(user_id)))
         self.table.delete_all(keys)

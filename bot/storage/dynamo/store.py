@@ -20,7 +20,7 @@ Keys (`PK`, `SK`, all strings) and what reads them:
 | Stripe event applied (TTL) | `STRIPEEVENT#<id>` | conditional put = each event applied once |
 | Twilio media / Stripe cancellations to do | `MEDIADEL#<sid>`, `STRIPECANCEL#<id>` | GSI2 work list |
 | who sent a photo | `SHA#<sha256>` / `USER#<id>` | does anybody else have these bytes |
-| id counters | `COUNTER` / `<name>` | ADD 1: the next id |
+| id counters | `COUNTER#<name>` / `COUNTER` | ADD 1: the next id |
 
 Indexes (all projecting ALL): GSI1 owner (`USER#<id>`: messages, replies, events, links of a person: export,
 delete, replies sent, last address); GSI2 work lists (`DUE#MSG`, `DUE#OUT`, `DUE#SUB`, `DUE#MEDIADEL`,

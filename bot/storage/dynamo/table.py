@@ -324,10 +324,12 @@ class DynamoTable:
                     pause = min(pause * 2, 2.0)
 
     def next_id(self, name: str) -> int:
-        """A new id for `name` (users, messages, meals…): an atomic ADD on one counter item, like a SQL sequence."""
+        """A new id for `name` (users, messages, meals…): an atomic ADD on one counter item, like a SQL sequence.
+        Each counter is its own partition; one item takes about 1000 writes a second, so the busiest (events, about
+        four a message) bounds the bot near 250 messages a second, far above what one WhatsApp number sends."""
         found = self.client.update_item(
             TableName=self.name,
-            Key=encode({"PK": "COUNTER", "SK": name}),
+            Key=encode({"PK": f"COUNTER#{name}", "SK": "COUNTER"}),
             UpdateExpression="ADD #n :one",
             ExpressionAttributeNames={"#n": "value"},
             ExpressionAttributeValues=values(one=1),
