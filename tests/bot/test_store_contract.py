@@ -435,3 +435,61 @@ def test_media_deletions_are_leased_and_retried(store):
     assert store.claim_media_deletions(now + timedelta(minutes=6), now + timedelta(minutes=7), 10)[0][1] == 2
     store.media_deleted(message.sid)
     assert store.media_deletions() == []
+
+
+# what operations read in bulk (OpsStore: /metrics, costs, analytics)
+def _ops(store):
+    if not hasattr(store, "count_outbound"):
+        pytest.skip("this branch's SqlStore has no OpsStore yet (bot/storage/sql/ops.py comes with the ops merge)")
+
+
+def test_counts_per_tier_status_and_outbox_state(store):
+    _ops(store)
+    now = utcnow()
+    people = [person(store, f"+1555009{i:04d}") for i in range(2 * PAGE + 1)]
+    parallel(lambda: person(store, "+15550090000"), 6)  # racing creations of one person count once
+    store.set_tier(people[0].id, "premium")
+    store.set_tier(people[0].id, "premium")  # unchanged: no double count
+    store.set_tier(people[1].id, "standard")
+    store.delete_user(people[2].id)
+    assert store.people_by_tier() == {"free": 2 * PAGE - 2, "premium": 1, "standard": 1}
+    store.save_subscription(SubscriptionRecord(people[0].id, "premium", "active"), now)
+    store.save_subscription(SubscriptionRecord(people[1].id, "standard", "past_due"), now)
+    store.save_subscription(SubscriptionRecord(people[1].id, "standard", "active"), now)  # replaced, not added
+    assert store.subscriptions_by_status() == {("premium", "active"): 1, ("standard", "active"): 1}
+    rows = [store.enqueue_outbound(f"SMc{i}", "reply", "a", "b", "x", now, None, people[0].id) for i in range(3)]
+    store.claim_outbound(rows[0].id, now, now + timedelta(seconds=30))
+    store.mark_twiml([rows[1].id])
+    assert [store.count_outbound(s) for s in ("queued", "sending", "twiml", "sent")] == [1, 1, 1, 0]
+    store.mark_outbound(rows[0].id, "sent", now, twilio_sid="SMx")
+    assert store.count_outbound("sending") == 0 and store.count_outbound("sent") == 1
+
+
+def test_people_page_by_id_and_the_ledger_of_everyone(store):
+    _ops(store)
+    now = utcnow()
+    ids = [person(store, f"+1555008{i:04d}").id for i in range(2 * PAGE + 1)]
+    pages, after = [], 0
+    while page := store.user_ids(after, PAGE):
+        pages.append(page)
+        after = page[-1]
+    assert [i for page in pages for i in page] == sorted(ids) and all(len(p) <= PAGE for p in pages)
+    store.update_profile(ids[0], now)  # not a person's tier or zone
+    berlin = store.get_or_create_user("+4915100000", "premium", "Europe/Berlin")
+    for who in (ids[0], berlin.id):
+        store.add_usage(who, [Bucket("day", "2026-12-03"), Bucket("month", "2026-12")], {"photos": 2})
+        store.add_usage(who, [Bucket("day", "2026-12-02")], {"ai_cost_micro_usd": 500})
+    rows = store.usage_rows("day", "2026-12-03")
+    assert rows == sorted(
+        [(ids[0], "free", "UTC", "2026-12-03", 2, 0), (berlin.id, "premium", "Europe/Berlin", "2026-12-03", 2, 0)]
+    )
+    assert len(store.usage_rows("day", "2026-12-01")) == 4
+    assert [r[3] for r in store.usage_rows("month", "2026-11")] == ["2026-12", "2026-12"]
+    for who, tz in ((ids[0], "UTC"), (berlin.id, "Europe/Berlin")):
+        row = store.enqueue_outbound(f"SMr{who}", "reply", "a", "b", "x", now, None, who)
+        store.mark_twiml([row.id])
+        del tz
+    store.enqueue_outbound("SMr-queued", "reply", "a", "b", "x", now, None, ids[0])  # not delivered
+    window = (now - timedelta(seconds=1), now + timedelta(seconds=1))
+    assert store.replies_sent_by_user(*window, "Europe/Berlin") == {berlin.id: 1}
+    assert store.replies_sent_by_user(*window, "UTC") == {ids[0]: 1}

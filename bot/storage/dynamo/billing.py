@@ -13,7 +13,7 @@ from datetime import datetime
 
 from bot.storage.dynamo.base import DynamoBase
 from bot.storage.dynamo.people import user_pk
-from bot.storage.dynamo.table import TTL_ATTRIBUTE, parse_when, when
+from bot.storage.dynamo.table import TTL_ATTRIBUTE, pad, parse_when, when
 from bot.storage.protocols import SubscriptionRecord
 
 STRIPE_EVENT_TTL_DAYS = 30
@@ -47,6 +47,7 @@ class DynamoBilling(DynamoBase):
         for name in _FIELDS:
             value = getattr(record, name)
             item[name] = when(value) if name in _TIMES else value
+        item.update(GSI4PK="SUBS", GSI4SK=pad(record.user_id))  # every subscription: counts per tier and status
         if record.stripe_customer_id:
             item.update(GSI3PK=f"CUSTOMER#{record.stripe_customer_id}", GSI3SK="SUB")
         # no earlier than the scheduled check may act: at cancel_at, or once past due (the check applies the grace)

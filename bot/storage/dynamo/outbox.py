@@ -2,7 +2,8 @@
 (message, kind) in the same transaction, so a reply is queued once. Rows move between states only by conditional
 updates on the state read, so two processes never both deliver one. Indexes: GSI1 `USER#<id>`/`OUT#<created>#<id>`
 (replies sent to a person), GSI2 `DUE#OUT`/<no earlier than due> while queued or sending, `DEAD#OUT`/<id> once
-given up, GSI3 `TO#<address>`/<created> (Twilio SIDs sent to an address)."""
+given up, GSI3 `TO#<address>`/<created> (Twilio SIDs sent to an address), GSI4 `OUTSTATUS#<status>`/<created>
+(counts per status, replies delivered in a period)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,8 @@ class DynamoOutbox(DynamoBase):
             "GSI2SK": when(max(now, lease_until) if lease_until else now),
             "GSI3PK": f"TO#{to_addr}",
             "GSI3SK": f"{when(now)}#{pad(outbound_id)}",
+            "GSI4PK": f"OUTSTATUS#{QUEUED}",
+            "GSI4SK": f"{when(now)}#{pad(outbound_id)}",
         }
         if user_id is not None:
             item.update(GSI1PK=f"USER#{user_id}", GSI1SK=f"OUT#{when(now)}#{pad(outbound_id)}")
@@ -90,9 +93,11 @@ class DynamoOutbox(DynamoBase):
         item = self.table.update(
             outbox_pk(outbound_id),
             "OUT",
-            "SET #status = :sending, attempt_started_at = :now, lease_until = :lease, GSI2SK = :lease ADD attempts :one",
+            "SET #status = :sending, attempt_started_at = :now, lease_until = :lease, GSI2SK = :lease, GSI4PK = :g4 "
+            "ADD attempts :one",
             "#status = :queued",
             _NAMES,
+            g4=f"OUTSTATUS#{SENDING}",
             sending=SENDING,
             now=when(now),
             lease=when(lease_until),
@@ -117,10 +122,11 @@ class DynamoOutbox(DynamoBase):
             updated = self.table.update(
                 outbox_pk(int(item["id"])),
                 "OUT",
-                "SET #status = :sending, lease_until = :lease, attempt_started_at = :started, GSI2SK = :lease "
-                "ADD attempts :one",
+                "SET #status = :sending, lease_until = :lease, attempt_started_at = :started, GSI2SK = :lease, "
+                "GSI4PK = :g4 ADD attempts :one",
                 condition,
                 _NAMES,
+                g4=f"OUTSTATUS#{SENDING}",
                 sending=SENDING,
                 lease=when(lease_until),
                 started=unknown or at,
@@ -136,7 +142,8 @@ class DynamoOutbox(DynamoBase):
     def mark_outbound(
         self, outbound_id, status, now, twilio_sid=None, error=None, next_attempt_at=None, lease_until=None
     ):
-        sets, removes, named = ["#status = :status"], [], {"status": status}
+        sets, removes = ["#status = :status", "GSI4PK = :g4"], []
+        named = {"status": status, "g4": f"OUTSTATUS#{status}"}
         for name, value in (("lease_until", when(lease_until)), ("twilio_sid", twilio_sid), ("last_error", error)):
             if value is None:
                 removes.append(name)
@@ -163,9 +170,10 @@ class DynamoOutbox(DynamoBase):
         done = self.table.update(
             outbox_pk(outbound_id),
             "OUT",
-            "SET #status = :twiml REMOVE lease_until, GSI2PK, GSI2SK",
+            "SET #status = :twiml, GSI4PK = :g4 REMOVE lease_until, GSI2PK, GSI2SK",
             "#status = :queued",
             _NAMES,
+            g4=f"OUTSTATUS#{TWIML}",
             twiml=TWIML,
             queued=QUEUED,
         )

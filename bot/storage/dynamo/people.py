@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 
 from bot.storage.dynamo.base import DynamoBase
-from bot.storage.dynamo.table import dumps, encode, number, when
+from bot.storage.dynamo.table import dumps, encode, number, pad, values, when
 from bot.storage.records import PROFILE_FIELDS, Clarification, ProfileRecord, UserRecord, utcnow
 
 _JSON_FIELDS = ("allergens", "allergy_notes", "asked")
@@ -16,6 +16,19 @@ _JSON_FIELDS = ("allergens", "allergy_notes", "asked")
 
 def user_pk(user_id: int) -> str:
     return f"USER#{user_id}"
+
+
+def tier_count_op(changes: dict[str, int]) -> dict:
+    """ADD each change to the count of people in its tier (one item, `TIERS/COUNT`), for a transaction."""
+    names = {f"#t{i}": f"tier:{tier}" for i, tier in enumerate(changes)}
+    return {
+        "Update": {
+            "Key": encode({"PK": "TIERS", "SK": "COUNT"}),
+            "UpdateExpression": "ADD " + ", ".join(f"#t{i} :n{i}" for i in range(len(changes))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values(**{f"n{i}": n for i, n in enumerate(changes.values())}),
+        }
+    }
 
 
 def _user(item: dict) -> UserRecord:
@@ -65,12 +78,15 @@ class DynamoPeople(DynamoBase):
                 "timezone": timezone,
                 "opted_out": False,
                 "created_at": when(utcnow()),
+                "GSI3PK": "USERS",  # everyone, by id: the analytics export's pages
+                "GSI3SK": pad(user_id),
             }
             phone_key = {"PK": f"PHONE#{phone}", "SK": "PHONE", "type": "phone", "user_id": user_id}
             claimed = self.table.transact(
                 [
                     {"Put": {"Item": encode(phone_key), "ConditionExpression": "attribute_not_exists(PK)"}},
                     {"Put": {"Item": encode(user)}},
+                    tier_count_op({tier: 1}),
                 ]
             )
             if claimed:
@@ -93,7 +109,22 @@ class DynamoPeople(DynamoBase):
         self._set_user(user_id, opted_out=opted_out)
 
     def set_tier(self, user_id: int, tier: str) -> None:
-        self._set_user(user_id, tier=tier)
+        """The tier, and the count of people per tier in the same transaction (`people_by_tier` reads it)."""
+        for _ in range(8):
+            item = self.table.get(user_pk(user_id), "USER")
+            if item is None or item["tier"] == tier:
+                return
+            change = {
+                "Update": {
+                    "Key": encode({"PK": user_pk(user_id), "SK": "USER"}),
+                    "UpdateExpression": "SET tier = :tier",
+                    "ConditionExpression": "tier = :was",
+                    "ExpressionAttributeValues": values(tier=tier, was=item["tier"]),
+                }
+            }
+            if self.table.transact([change, tier_count_op({item["tier"]: -1, tier: 1})]):
+                return
+        raise RuntimeError(f"could not set the tier of user {user_id}: it kept changing")
 
     def get_profile(self, user_id: int) -> ProfileRecord:
         return _profile(user_id, self.table.get(user_pk(user_id), "PROFILE"))

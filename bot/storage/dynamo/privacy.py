@@ -18,8 +18,8 @@ from datetime import datetime
 
 from bot.storage.dynamo.base import DynamoBase
 from bot.storage.dynamo.messages import message_pk
-from bot.storage.dynamo.people import user_pk
-from bot.storage.dynamo.table import parse_when, when
+from bot.storage.dynamo.people import tier_count_op, user_pk
+from bot.storage.dynamo.table import encode, parse_when, when
 from bot.storage.records import DeletedUser, utcnow
 
 JSON_ATTRIBUTES = frozenset(
@@ -136,11 +136,10 @@ class DynamoPrivacy(DynamoBase):
             )
         self._cancel_at_stripe(items, now)
         sent = sorted({i["sha256"] for i in items if i.get("type") == "stored_photo"})
-        keys, last = [], []
+        keys = []
         for item in items:
             kind = item.get("type")
             if kind == "user":
-                last.append((item["PK"], item["SK"]))
                 phone_key = (f"PHONE#{item['phone']}", "PHONE")
                 continue
             keys.append((item["PK"], item["SK"]))
@@ -153,8 +152,15 @@ class DynamoPrivacy(DynamoBase):
             elif kind == "stored_photo":
                 keys.append((f"SHA#{item['sha256']}", user_pk(user_id)))
         self.table.delete_all(keys)
-        if last:
-            self.table.delete_all(last)
+        person = next((i for i in items if i.get("type") == "user"), None)
+        if person is not None:  # the person, and their count in their tier, together
+            gone = {
+                "Delete": {
+                    "Key": encode({"PK": person["PK"], "SK": "USER"}),
+                    "ConditionExpression": "attribute_exists(PK)",
+                }
+            }
+            self.table.transact([gone, tier_count_op({person["tier"]: -1})])
             self.table.delete(*phone_key, "user_id = :u", u=user_id)
         orphans = [sha for sha in sent if next(iter(self.table.query(f"SHA#{sha}", limit=1)), None) is None]
         return DeletedUser(orphans, [m["sid"] for m in media_messages])

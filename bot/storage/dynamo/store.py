@@ -25,7 +25,8 @@ Keys (`PK`, `SK`, all strings) and what reads them:
 Indexes (all projecting ALL): GSI1 owner (`USER#<id>`: messages, replies, events, links of a person: export,
 delete, replies sent, last address); GSI2 work lists (`DUE#MSG`, `DUE#OUT`, `DUE#SUB`, `DUE#MEDIADEL`,
 `DUE#STRIPECANCEL` sorted by a time no later than due; `DEAD#MSG`, `DEAD#OUT` by id); GSI3 (`MSGSTATUS#<status>`,
-`TO#<address>`, `CUSTOMER#<id>`, `USAGEDAY#<day>`); GSI4 (`EVKIND#<kind>` by time, `CROPS#EMBEDDED` for the gallery).
+`TO#<address>`, `CUSTOMER#<id>`, `USAGEDAY#<day>`, `USAGEMONTH#<month>`, `USERS`); GSI4 (`EVKIND#<kind>` by time,
+`CROPS#EMBEDDED` for the gallery, `OUTSTATUS#<status>`, `SUBS`); the count of people per tier is `TIERS/COUNT`.
 Scan (by `type`) only in operators' listings of everything: `events()`, `outbound()`, `labelled_examples()`,
 `stored_photos()` without a person. Index reads are eventually
 consistent: every decision that must be exact re-reads the item or writes under a condition.
@@ -41,6 +42,7 @@ from bot.storage.dynamo.billing import DynamoBilling
 from bot.storage.dynamo.events import DynamoEvents
 from bot.storage.dynamo.gallery import DynamoGallery
 from bot.storage.dynamo.messages import DynamoMessages
+from bot.storage.dynamo.ops import DynamoOps
 from bot.storage.dynamo.outbox import DynamoOutbox
 from bot.storage.dynamo.people import DynamoPendingQuestions, DynamoPeople
 from bot.storage.dynamo.personal import DynamoPersonal
@@ -61,5 +63,7 @@ class DynamoStore(
     DynamoPlans,
     DynamoPersonal,
     DynamoBilling,
+    DynamoOps,
 ):
-    """The DynamoDB implementation of `bot.storage.protocols.BillingBotStore` (`DynamoStore(dynamodb_url)`)."""
+    """The DynamoDB implementation of `bot.storage.protocols.BillingBotStore` and `OpsStore`
+    (`DynamoStore(dynamodb_url)`)."""

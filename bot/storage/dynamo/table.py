@@ -135,6 +135,23 @@ class DynamoTable:
         found = self.client.get_item(TableName=self.name, Key=encode({"PK": pk, "SK": sk}), ConsistentRead=True)
         return decode(found["Item"]) if "Item" in found else None
 
+    def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+        """BatchGetItem (consistent), 100 keys a request, retrying what DynamoDB left unprocessed; by key."""
+        found: dict[tuple[str, str], dict] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 100):
+            batch = [encode({"PK": pk, "SK": sk}) for pk, sk in unique[start : start + 100]]
+            pending, pause = {self.name: {"Keys": batch, "ConsistentRead": True}}, 0.05
+            while pending:
+                answer = self.client.batch_get_item(RequestItems=pending)
+                for item in map(decode, answer.get("Responses", {}).get(self.name, [])):
+                    found[(item["PK"], item["SK"])] = item
+                pending = answer.get("UnprocessedKeys") or {}
+                if pending:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 2.0)
+        return found
+
     def _pages(self, call, kwargs: dict, limit: int | None) -> Iterator[dict]:
         """Every item of a Query or Scan, page after page (LastEvaluatedKey), up to `limit` items."""
         kwargs = {"TableName": self.name, **kwargs}

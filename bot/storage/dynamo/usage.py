@@ -1,7 +1,8 @@
 """The usage ledger's counters: `UsageStore` on DynamoDB. A bucket is `USER#<id>/USAGE#<period>#<key>`, changed
 only by UpdateItem ADD (never read-modify-write), all buckets of one call in one TransactWriteItems; a limit is a
 ConditionExpression on the counter, so concurrent consumers never pass it. Hour buckets expire by TTL after two
-days; day buckets are listed per day on GSI3 (`USAGEDAY#<day>`) for the admin's over-cap report."""
+days; day and month buckets are listed per day and month on GSI3 (`USAGEDAY#<day>`, `USAGEMONTH#<month>`)
+for the admin's over-cap report and the cost gauges."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ from bot.storage.sql.usage import _COUNTERS as COUNTERS
 HOUR_BUCKET_TTL_S = 2 * 24 * 3600
 
 
+def usage_list(period: str, key: str) -> str:
+    """The GSI3 partition listing everyone's `period` bucket `key`."""
+    return f"USAGE{period.upper()}#{key}"
+
+
 def _op(user_id: int, bucket: Bucket, amounts: dict[str, int], limit_on: str | None = None) -> dict:
     names = {"#type": "type", "#period": "period"}
     named = {"type": "usage", "user_id": user_id, "period": bucket.period, "key": bucket.key}
@@ -25,9 +31,9 @@ def _op(user_id: int, bucket: Bucket, amounts: dict[str, int], limit_on: str | N
         names[f"#{TTL_ATTRIBUTE}"] = TTL_ATTRIBUTE
         sets.append(f"#{TTL_ATTRIBUTE} = if_not_exists(#{TTL_ATTRIBUTE}, :expires)")
         named["expires"] = int(time.time()) + HOUR_BUCKET_TTL_S
-    if bucket.period == "day":
+    if bucket.period in ("day", "month"):  # listed per day and per month: the over-cap report, the cost gauges
         sets += ["GSI3PK = :gpk", "GSI3SK = :gsk"]
-        named.update(gpk=f"USAGEDAY#{bucket.key}", gsk=pad(user_id))
+        named.update(gpk=usage_list(bucket.period, bucket.key), gsk=pad(user_id))
     adds = []
     for i, (counter, amount) in enumerate(amounts.items()):
         names[f"#c{i}"] = counter
@@ -76,6 +82,6 @@ class DynamoUsage(DynamoBase):
         found = []
         while day <= last:
             key = day.isoformat()
-            found += [(int(r["user_id"]), key) for r in self.table.query(f"USAGEDAY#{key}", index="GSI3")]
+            found += [(int(r["user_id"]), key) for r in self.table.query(usage_list("day", key), index="GSI3")]
             day += timedelta(days=1)
         return sorted(found)
