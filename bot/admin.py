@@ -14,7 +14,8 @@ from bot.storage.sql import migrate as migrations
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
 
 DatabaseUrl = Annotated[
-    str | None, typer.Option(help="SQLAlchemy URL of the database; default: the bot's (BOT_DATABASE_URL)")
+    str | None,
+    typer.Option(help="SQLAlchemy or dynamodb:// URL of the database; default: the bot's (BOT_DATABASE_URL)"),
 ]
 
 
@@ -24,7 +25,9 @@ def database(url: str | None) -> str:
 
 
 def shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    from bot.storage.factory import shown_url
+
+    return shown_url(url)
 
 
 def fail(message: str) -> typer.Exit:
@@ -48,6 +51,26 @@ def migrate(
     else:
         before = done.before or "none (empty)"
     typer.echo(f"{shown(url)}: {before} → {done.after}")
+
+
+@app.command()
+def create_tables(database_url: DatabaseUrl = None) -> None:
+    """Create the DynamoDB table of a `dynamodb://` URL with its indexes and TTL, unless it exists (then only TTL
+    is checked): run once before the bot starts on DynamoDB. A SQL database is made by `migrate`."""
+    url = database(database_url)
+    if not url.startswith("dynamodb://"):
+        raise fail(f"{shown(url)} is not a dynamodb:// URL: a SQL database is made by `python -m bot.admin migrate`")
+    from bot.storage.dynamo.store import DynamoStore
+    from bot.storage.dynamo.table import INDEXES, TTL_ATTRIBUTE
+
+    store = DynamoStore(url)
+    try:
+        created = store.create_tables()
+        store.create_schema()  # what the bot checks when it starts
+    finally:
+        store.dispose()
+    what = "created" if created else "exists already:"
+    typer.echo(f"table {store.table.name} {what} indexes {', '.join(INDEXES)}, TTL on {TTL_ATTRIBUTE}")
 
 
 @app.command()
@@ -75,9 +98,9 @@ def dead_letters(
     """What the bot gave up on, newest first: replies the Messages API never took (after the last retry), and
     messages whose analysis failed every time (the person was told); and deleted people's media Twilio still
     keeps because deleting it failed (retried until it works). Each with its last error."""
-    from bot.storage.sql.store import SqlStore
+    from bot.storage.factory import make_store
 
-    store = SqlStore(database(database_url))
+    store = make_store(database(database_url))
     try:
         replies, messages = store.dead_letters(limit), store.failed_messages(limit)
         media = [row for row in store.media_deletions() if row["attempts"] > 1]
@@ -127,11 +150,11 @@ def user(
     """A person's tier, subscription, and usage and cost today and this month (their local day and month)."""
     from bot.billing.changes import Changes
     from bot.ledger import Ledger, period_keys
+    from bot.storage.factory import make_store
     from bot.storage.records import utcnow
-    from bot.storage.sql.store import SqlStore
 
     settings = BotSettings()
-    store = SqlStore(database(database_url))
+    store = make_store(database(database_url))
     try:
         person, now = _person(store, who), utcnow()
         sub = store.subscription(person.id)
@@ -179,14 +202,14 @@ def set_tier(
     from dataclasses import replace
 
     from bot.billing.changes import Changes
+    from bot.storage.factory import make_store
     from bot.storage.protocols import SubscriptionRecord
     from bot.storage.records import utcnow
-    from bot.storage.sql.store import SqlStore
 
     settings = BotSettings()
     if tier != "stripe" and tier not in settings.tiers:
         raise fail(f"unknown tier {tier!r}: expected one of {sorted(settings.tiers)} or 'stripe'")
-    store = SqlStore(database(database_url))
+    store = make_store(database(database_url))
     try:
         person, now = _person(store, who), utcnow()
         with store.unit_of_work():
@@ -210,11 +233,11 @@ def over_cap(database_url: DatabaseUrl = None) -> None:
     from datetime import timedelta
 
     from bot.ledger import Ledger, period_keys
+    from bot.storage.factory import make_store
     from bot.storage.records import utcnow
-    from bot.storage.sql.store import SqlStore
 
     settings = BotSettings()
-    store = SqlStore(database(database_url))
+    store = make_store(database(database_url))
     now = utcnow()
     try:
         ledger, found = Ledger(store, settings), []
@@ -242,13 +265,13 @@ def link_clicks(
     from collections import Counter
     from datetime import datetime
 
-    from bot.storage.sql.store import SqlStore
+    from bot.storage.factory import make_store
 
     try:
         start = datetime.strptime(since, "%Y-%m-%d") if since else None
     except ValueError:
         raise fail(f"--since {since!r} is not a date like 2026-12-01") from None
-    store = SqlStore(database(database_url))
+    store = make_store(database(database_url))
     try:
         events = store.events_of_kind(("link_click", "link_preview"), start)
     finally:

@@ -42,10 +42,10 @@ from bot.plans.grocery import GroceryLinks
 from bot.plans.redirect import router as short_links
 from bot.plans.service import PlanService
 from bot.settings import BotSettings
+from bot.storage.factory import make_store, shown_url
 from bot.storage.photo_store import make_photo_store
-from bot.storage.protocols import off_loop
+from bot.storage.protocols import BillingBotStore, off_loop
 from bot.storage.records import PENDING
-from bot.storage.sql.store import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         if not settings.twilio_auth_token.get_secret_value():
             log.error("BOT_TWILIO_AUTH_TOKEN is not set: every webhook will be refused with 403")
-        store = SqlStore(settings.database_url)
+        store = make_store(settings.database_url)  # SQL, or DynamoDB for a dynamodb:// URL
         await off_loop(store.create_schema)
         ops = app.state.ops = ops_wiring.Operations(settings, store)  # counts the store's events: before any use
         # Our own hops (loopback model server, Twilio) must not go through a proxy from the environment.
@@ -125,7 +125,7 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
             "bot ready: public %s, serving %s, database %s",
             settings.webhook_url,
             settings.serving_url,
-            store.engine.url.render_as_string(hide_password=True),
+            shown_url(settings.database_url),
         )
         try:
             yield
@@ -152,7 +152,7 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        store: SqlStore = app.state.store
+        store: BillingBotStore = app.state.store
         try:
             pending = await off_loop(store.count_messages, PENDING)
         except Exception:  # report, don't crash: this is what monitoring reads

@@ -61,10 +61,10 @@ def main(
     out: Annotated[Path, typer.Option(help="folder to write labels.jsonl and photos/ to")],
 ) -> None:
     """Export every labelled crop of the bot's database (BOT_DATABASE_URL) with its photo (BOT_PHOTO_STORE)."""
-    from bot.storage.sql.store import SqlStore
+    from bot.storage.factory import make_store
 
     settings = BotSettings()
-    store = SqlStore(settings.database_url)
+    store = make_store(settings.database_url)
     photos = make_photo_store(settings.photo_store, settings.photo_store_endpoint_url, settings.aws_region)
     written, left_out = export_labels(store.labelled_crops(), photos, out)
     typer.echo(

@@ -18,6 +18,7 @@ from bot.devtools.simulate import new_sid, reply_texts, signed, twilio_form
 from bot.devtools.standins import ModelServerStandIn, ServerThread, TwilioStandIn
 from bot.devtools.stripe_standin import StripeStandIn, webhook_request
 from bot.settings import WEBHOOK_PATH, BotSettings
+from bot.storage.factory import make_store
 from bot.storage.sql.store import SqlStore
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -162,7 +163,7 @@ def start_bot(tmp_path, twilio_api):
     def start(model_url: str, model: Running | None = None, **overrides) -> BotHarness:
         settings = bot_settings(tmp_path / "bot.db", model_url, twilio_api.url, **overrides)
         server = ServerThread(create_app(settings)).start()
-        store = SqlStore(settings.database_url)
+        store = make_store(settings.database_url)  # SQL, or DynamoDB for a test that asks for it
         started.append((server, store))
         return BotHarness(settings, server, model, twilio_api, store)
 

@@ -1,0 +1,117 @@
+"""What only the DynamoDB store has: its URL, `python -m bot.admin create-tables`, the start-up check, and the
+bot end to end on it (webhook → analysis → meal → reply) against a DynamoDB-compatible server on loopback."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from dynamodb_server import dynamodb_endpoint, table_url
+from typer.testing import CliRunner
+
+from bot.admin import app as admin
+from bot.storage.dynamo.base import SchemaMissing
+from bot.storage.dynamo.store import DynamoStore
+from bot.storage.dynamo.table import INDEXES, TTL_ATTRIBUTE, DynamoUrl, DynamoUrlError
+from bot.storage.factory import make_store
+from bot.storage.records import PENDING, utcnow
+from bot.storage.sql.store import SqlStore
+
+__all__ = ["dynamodb_endpoint"]  # the fixture, imported for pytest
+
+
+def test_the_url_names_region_table_endpoint_and_page_size():
+    url = DynamoUrl.parse("dynamodb://eu-west-1?table=coach&endpoint=http://127.0.0.1:8000&page_size=50")
+    assert url == DynamoUrl("eu-west-1", "coach", "http://127.0.0.1:8000", 50)
+    assert DynamoUrl.parse("dynamodb://us-east-1?table=coach").endpoint is None
+    for bad, why in (
+        ("dynamodb://?table=x", "no region"),
+        ("dynamodb://us-east-1", "no table"),
+        ("dynamodb://us-east-1?table=x&tabel=y", "unknown options"),
+        ("dynamodb://us-east-1?table=x&page_size=0", "page_size"),
+    ):
+        with pytest.raises(DynamoUrlError, match=why):
+            DynamoUrl.parse(bad)
+
+
+def test_make_store_picks_the_adapter_by_url(tmp_path):
+    assert isinstance(make_store("dynamodb://us-east-1?table=x&endpoint=http://127.0.0.1:9"), DynamoStore)
+    sql = make_store(f"sqlite:///{tmp_path / 'bot.db'}")
+    assert isinstance(sql, SqlStore)
+    sql.dispose()
+
+
+def test_create_tables_is_idempotent_and_turns_ttl_on(dynamodb_endpoint):
+    url = table_url(dynamodb_endpoint)
+    store = DynamoStore(url)
+    with pytest.raises(SchemaMissing, match="create-tables"):  # the bot never creates it itself
+        store.create_schema()
+    runner = CliRunner()
+    first = runner.invoke(admin, ["create-tables", "--database-url", url])
+    again = runner.invoke(admin, ["create-tables", "--database-url", url])
+    assert first.exit_code == again.exit_code == 0, first.output + again.output
+    assert " created " in first.output and "exists already" in again.output
+    store.create_schema()
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=dynamodb_endpoint)
+    table = client.describe_table(TableName=store.table.name)["Table"]
+    assert sorted(i["IndexName"] for i in table["GlobalSecondaryIndexes"]) == list(INDEXES)
+    ttl = client.describe_time_to_live(TableName=store.table.name)["TimeToLiveDescription"]
+    assert ttl["TimeToLiveStatus"] == "ENABLED" and ttl["AttributeName"] == TTL_ATTRIBUTE
+    sql = runner.invoke(admin, ["create-tables", "--database-url", "sqlite:///x.db"])
+    assert sql.exit_code == 1 and "migrate" in sql.output
+
+
+def test_the_bot_answers_webhooks_on_dynamodb(make_bot, dynamodb_endpoint):
+    url = table_url(dynamodb_endpoint)
+    DynamoStore(url).create_tables()
+    bot = make_bot(database_url=url)
+    form = bot.form(photos=[bot.media_url(bot.jpeg())])
+    first = bot.post(form)
+    again = bot.post(form)  # Twilio's retry of the same MessageSid
+    assert first.status_code == again.status_code == 200
+    assert "Apple ~180 g" in first.text and again.text == first.text
+    assert bot.model.standin.calls == 1 and len(bot.store.meals(bot.user_id())) == 1
+    assert bot.event_kinds(form["MessageSid"]).count("duplicate") == 1
+    assert bot.send("undo")  # a text command on the same store
+    assert bot.store.meals(bot.user_id()) == []
+    assert bot.store.get_message(form["MessageSid"]).status == "done"
+
+
+def test_a_delete_that_dies_midway_is_finished_by_running_it_again(dynamodb_endpoint, monkeypatch):
+    store = DynamoStore(table_url(dynamodb_endpoint, page_size=2))
+    store.create_tables()
+    now = utcnow()
+    user = store.get_or_create_user("+15550009", "free", "UTC")
+    for i in range(3):
+        message, _ = store.record_inbound(
+            f"SMdel{i}", user.id, "whatsapp:+15550009", "w:+1", "", [], PENDING, now, None
+        )
+        store.add_event("received", now, message.sid, user.id)
+        store.save_meal(message.id, user.id, "2026-12-03", now, [], {}, [])
+    real = store.table.delete_all
+
+    def dies_halfway(keys):
+        real(keys[: len(keys) // 2])
+        raise ConnectionError("the process died")
+
+    monkeypatch.setattr(store.table, "delete_all", dies_halfway)
+    with pytest.raises(ConnectionError):
+        store.delete_user(user.id)
+    monkeypatch.setattr(store.table, "delete_all", real)
+    assert store.user_by_phone("+15550009") == user  # half deleted, still findable: the delete is run again
+    store.delete_user(user.id)
+    assert store.export_user(user.id)["user"] is None
+    assert not any(v for v in store.export_user(user.id).values() if isinstance(v, list))
+    assert store.get_or_create_user("+15550009", "free", "UTC").id != user.id
+
+
+def test_a_phone_claim_left_by_a_dead_delete_does_not_block_the_number(dynamodb_endpoint, monkeypatch):
+    store = DynamoStore(table_url(dynamodb_endpoint))
+    store.create_tables()
+    user = store.get_or_create_user("+15550010", "free", "UTC")
+    monkeypatch.setattr(store.table, "delete", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("died")))
+    with pytest.raises(ConnectionError):  # died after the person's item, before their phone claim
+        store.delete_user(user.id)
+    monkeypatch.undo()
+    assert store.table.get("PHONE#+15550010", "PHONE") is not None and store.user_by_phone("+15550010") is None
+    again = store.get_or_create_user("+15550010", "free", "UTC")
+    assert again.id != user.id and store.user_by_phone("+15550010") == again

@@ -1,0 +1,495 @@
+"""The store contract: what callers rely on of every store protocol, run unchanged on SQLite (`SqlStore`) and on
+DynamoDB (`DynamoStore` against a DynamoDB-compatible server on loopback, reading two items a page so every
+listing crosses pages)."""
+
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from dynamodb_server import dynamodb_endpoint, table_url
+
+from bot.storage.factory import make_store
+from bot.storage.protocols import SubscriptionRecord
+from bot.storage.records import DONE, FAILED, PENDING, Bucket, ItemRecord, MediaRef, utcnow
+
+PAGE = 2
+__all__ = ["dynamodb_endpoint"]  # the fixture, imported for pytest
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        store = make_store(f"sqlite:///{tmp_path / 'bot.db'}")
+        store.create_schema()
+    else:
+        store = make_store(table_url(request.getfixturevalue("dynamodb_endpoint"), PAGE))
+        assert store.create_tables() is True
+        store.create_schema()
+    yield store
+    store.dispose()
+
+
+def item(name="apple", kcal=94.0, index=0) -> ItemRecord:
+    return ItemRecord(index, name, name.title(), 180.0, 150.0, 210.0, kcal, 0.5, 0.3, 25.0, 0.9)
+
+
+_sids = itertools.count(1)
+
+
+def inbound(store, user, sid=None, media=True, lease=None, now=None):
+    sid = sid or f"SM{next(_sids):06d}"
+    media_refs = [MediaRef("https://api.twilio.com/m/1", "image/jpeg")] if media else []
+    now = now or utcnow()
+    return store.record_inbound(
+        sid, user.id, f"whatsapp:{user.phone}", "whatsapp:+1415", "hi", media_refs, PENDING, now, lease
+    )
+
+
+def person(store, phone="+15550001", tier="free"):
+    return store.get_or_create_user(phone, tier, "UTC")
+
+
+def parallel(fn, n: int, workers: int = 8) -> list:
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda _: fn(), range(n)))
+
+
+# people and messages
+def test_one_person_per_phone_even_when_first_messages_race(store):
+    users = parallel(lambda: person(store), 16)
+    assert len({u.id for u in users}) == 1
+    assert store.user_by_phone("+15550001") == users[0]
+    store.set_tier(users[0].id, "premium")
+    store.set_opted_out(users[0].id, True)
+    assert store.get_user(users[0].id).tier == "premium" and store.get_user(users[0].id).opted_out
+    with pytest.raises(KeyError):
+        store.get_user(999_999)
+
+
+def test_a_message_sid_is_recorded_once_whoever_races(store):
+    user = person(store)
+    results = parallel(lambda: inbound(store, user, sid="SMrace"), 12)
+    assert sum(created for _, created in results) == 1
+    assert len({m.id for m, _ in results}) == 1
+    message = store.get_message("SMrace")
+    assert message.media[0].content_type == "image/jpeg" and message.status == PENDING
+    assert store.get_message("SMnone") is None
+
+
+def test_message_state_leases_and_retries(store):
+    user, now = person(store), utcnow()
+    lease = now + timedelta(seconds=60)
+    leased, _ = inbound(store, user, lease=lease, now=now)
+    assert leased.attempts == 1
+    assert store.take_over(leased.sid, now, lease) is None  # its lease runs
+    later = now + timedelta(seconds=61)
+    taken = store.take_over(leased.sid, later, later + timedelta(seconds=60))
+    assert taken is not None and taken.attempts == 2
+    store.set_photos_reserved(leased.sid, 2)
+    store.set_twiml_reply(leased.sid, "<Response/>")
+    store.schedule_retry(leased.sid, "model server down", later + timedelta(seconds=30), later)
+    assert store.claim_due_messages(later + timedelta(seconds=10), later + timedelta(seconds=70), 10) == []
+    claimed = store.claim_due_messages(later + timedelta(seconds=31), later + timedelta(seconds=90), 10)
+    assert [m.sid for m in claimed] == [leased.sid] and claimed[0].attempts == 3
+    assert claimed[0].photos_reserved == 2 and claimed[0].twiml_reply == "<Response/>"
+    # two workers never both get one
+    assert store.claim_due_messages(later + timedelta(seconds=32), later + timedelta(seconds=90), 10) == []
+    store.finish_message(leased.sid, FAILED, None, later)
+    assert store.count_messages(FAILED) == 1
+    failed = store.failed_messages()
+    assert failed[0]["message_sid"] == leased.sid and failed[0]["last_error"] == "model server down"
+    assert store.take_over(leased.sid, later + timedelta(days=1), later + timedelta(days=2)) is None
+
+
+def test_due_messages_are_claimed_across_pages_each_once(store):
+    user, now = person(store), utcnow()
+    sids = [inbound(store, user, now=now)[0].sid for _ in range(2 * PAGE + 3)]
+    done, _ = inbound(store, user, now=now)
+    store.finish_message(done.sid, DONE, "<Response/>", now)
+    later = now + timedelta(seconds=1)
+    batches = parallel(lambda: store.claim_due_messages(later, later + timedelta(seconds=60), 3), 6, workers=3)
+    claimed = [m.sid for batch in batches for m in batch]
+    assert sorted(claimed) == sorted(sids)  # each one, once
+    assert store.count_messages(PENDING) == len(sids) and store.count_messages(DONE) == 1
+    assert store.last_address(user.id) == (f"whatsapp:{user.phone}", "whatsapp:+1415")
+
+
+# meals and totals
+def test_a_message_logs_one_meal_and_the_day_adds_up(store):
+    user = person(store)
+    message, _ = inbound(store, user)
+    now = utcnow()
+    results = parallel(
+        lambda: store.save_meal(message.id, user.id, "2026-12-03", now, [item(), item("bread", 80.0, 1)], {}, []), 8
+    )
+    assert len({meal.id for meal, _ in results}) == 1
+    meal, _ = results[0]
+    assert meal.kcal == pytest.approx(174.0) and len(meal.items) == 2
+    assert store.day_totals(user.id, "2026-12-03").meals == 1
+    assert store.day_totals(user.id, "2026-12-03").kcal == pytest.approx(174.0)
+    second, _ = inbound(store, user)
+    store.save_meal(second.id, user.id, "2026-12-03", now + timedelta(minutes=5), [item("soup", 120.0)], {}, [])
+    assert store.last_meal(user.id).items[0].name == "soup"
+    undone = store.undo_last_meal(user.id, now)
+    assert undone.items[0].name == "soup"
+    assert store.day_totals(user.id, "2026-12-03").kcal == pytest.approx(174.0)
+    assert [m.id for m in store.meals(user.id)] == [meal.id]
+    assert len(store.meals(user.id, include_deleted=True)) == 2
+
+
+def test_a_correction_fixes_the_meal_the_day_and_keeps_an_example(store):
+    user = person(store)
+    message, _ = inbound(store, user)
+    now = utcnow()
+    photos = [{"url": "u", "content_type": "image/jpeg", "bytes": 10, "sha256": "ab"}]
+    store.save_meal(message.id, user.id, "2026-12-03", now, [item(), item("bread", 80.0)], {"0": {"d": 1}}, photos)
+    fixed = store.correct_last_meal(
+        user.id, 1, item("bagel", 250.0), {"kind": "relabel", "corrected": {"label": "bagel"}}, now
+    )
+    meal, before, totals = fixed
+    assert before.name == "bread" and [i.name for i in meal.items] == ["apple", "bagel"]
+    assert totals.kcal == pytest.approx(344.0) and totals.meals == 1
+    meal, _, totals = store.correct_last_meal(user.id, 0, None, {"kind": "remove", "corrected": {"removed": True}}, now)
+    assert [i.name for i in meal.items] == ["bagel"] and totals.kcal == pytest.approx(250.0)
+    _, _, totals = store.correct_last_meal(user.id, 0, None, {"kind": "remove", "corrected": {"removed": True}}, now)
+    assert totals.meals == 0 and totals.kcal == 0.0 and store.last_meal(user.id) is None
+    examples = store.labelled_examples(user.id)
+    assert [e["kind"] for e in examples] == ["relabel", "remove", "remove"]
+    assert examples[0]["photo"]["sha256"] == "ab" and examples[0]["model_output"]["models"] == {"d": 1}
+    assert store.correct_last_meal(user.id, 0, None, {"kind": "remove", "corrected": {}}, now) is None
+
+
+# the usage ledger
+def test_counters_under_concurrent_threads_are_exact(store):
+    user = person(store)
+    buckets = [Bucket("day", "2026-12-03"), Bucket("month", "2026-12")]
+    parallel(lambda: store.add_usage(user.id, buckets, {"ai_cost_micro_usd": 7, "messages": 1}), 40)
+    assert store.usage(user.id, "day", "2026-12-03")["ai_cost_micro_usd"] == 280
+    assert store.usage(user.id, "month", "2026-12")["messages"] == 40
+    assert store.usage(user.id, "hour", "nothing")["messages"] == 0
+
+
+def test_a_limit_is_never_passed_by_racing_consumers_and_refusals_add_nothing(store):
+    user = person(store)
+    limited = [Bucket("hour", "2026-12-03T10", 100), Bucket("day", "2026-12-03", 30)]
+    refused = parallel(lambda: store.consume(user.id, limited, "photos", 1), 48)
+    assert sum(r is None for r in refused) == 30
+    assert {r.period for r in refused if r is not None} == {"day"}
+    assert store.usage(user.id, "day", "2026-12-03")["photos"] == 30
+    assert store.usage(user.id, "hour", "2026-12-03T10")["photos"] == 30  # all or nothing: refused adds none
+    assert store.consume(user.id, [Bucket("month", "2026-12", 2)], "photos", 3) == Bucket("month", "2026-12", 2)
+    assert store.usage(user.id, "month", "2026-12")["photos"] == 0
+    assert store.consume(user.id, [Bucket("month", "2026-12", 2)], "photos", -1) is None  # a refund
+    assert (user.id, "2026-12-03") in store.day_usage_keys("2026-12-01")
+
+
+# the outbox
+def test_a_reply_is_queued_once_and_delivered_once(store):
+    user, now = person(store), utcnow()
+    lease = now + timedelta(seconds=30)
+    rows = parallel(
+        lambda: store.enqueue_outbound("SMo", "reply", "whatsapp:+1", "whatsapp:+2", "hi", now, lease, user.id), 8
+    )
+    queued = [r for r in rows if r is not None]
+    assert len(queued) == 1 and queued[0].status == "queued"
+    claims = parallel(lambda: store.claim_outbound(queued[0].id, now, lease), 8)
+    assert sum(c is not None for c in claims) == 1
+    assert store.mark_twiml([queued[0].id]) == 0  # taken for a REST send: not answered by TwiML
+    store.mark_outbound(queued[0].id, "sent", now, twilio_sid="SMtw1")
+    assert store.twilio_sids("whatsapp:+1", now - timedelta(seconds=1)) == {"SMtw1"}
+    assert store.replies_sent(user.id, now - timedelta(seconds=1), now + timedelta(seconds=1)) == 1
+    assert store.outbound("SMo")[0]["status"] == "sent"
+
+
+def test_twiml_answers_replays_and_due_rows(store):
+    now = utcnow()
+    lease = now + timedelta(seconds=30)
+    first = store.enqueue_outbound("SMt", "result", "whatsapp:+1", "whatsapp:+2", "one", now, lease)
+    second = store.enqueue_outbound("SMt", "result-2", "whatsapp:+1", "whatsapp:+2", "two", now, lease)
+    assert store.mark_twiml([first.id]) == 1
+    assert store.replay_twiml("SMt") == ["one", "two"]  # the queued one is now answered this way too
+    assert store.claim_due_outbound(now + timedelta(minutes=5), now + timedelta(minutes=6), 10) == []
+    dying = store.enqueue_outbound("SMd", "reply", "whatsapp:+1", "whatsapp:+2", "three", now, lease)
+    assert store.claim_due_outbound(now + timedelta(seconds=5), now + timedelta(seconds=60), 10) == []  # leased
+    claimed = store.claim_due_outbound(now + timedelta(seconds=31), now + timedelta(seconds=90), 10)
+    assert [c.id for c in claimed] == [dying.id] and claimed[0].unknown_since is not None
+    store.mark_outbound(dying.id, "queued", now, error="503", next_attempt_at=now + timedelta(minutes=1))
+    assert store.claim_due_outbound(now + timedelta(seconds=59), now + timedelta(seconds=90), 10) == []
+    again = store.claim_due_outbound(now + timedelta(seconds=61), now + timedelta(seconds=90), 10)
+    assert [c.id for c in again] == [dying.id] and again[0].unknown_since is None and again[0].attempts == 2
+    store.mark_outbound(dying.id, "failed", now, error="gave up")
+    assert [d["id"] for d in store.dead_letters()] == [dying.id]
+    assert [r["body"] for r in store.outbound()] == ["one", "two", "three"]
+    del second
+
+
+def test_due_replies_are_claimed_across_pages(store):
+    now = utcnow()
+    ids = [store.enqueue_outbound(f"SMp{i}", "reply", "a", "b", "x", now, None).id for i in range(2 * PAGE + 1)]
+    claimed = store.claim_due_outbound(now + timedelta(seconds=1), now + timedelta(seconds=30), 100)
+    assert sorted(c.id for c in claimed) == sorted(ids)
+
+
+# events
+def test_events_of_a_message_and_of_a_kind(store):
+    user, now = person(store), utcnow()
+    for i in range(2 * PAGE + 1):
+        store.add_event("received", now + timedelta(seconds=i), f"SMe{i}", user.id, detail={"i": i})
+    store.add_event("link_click", now, detail={"link": "x"})
+    assert [e.detail["i"] for e in store.events("SMe2")] == [2]
+    kinds = store.events_of_kind(("received", "link_click"), since=now + timedelta(seconds=1))
+    assert [e.kind for e in kinds] == ["received"] * (2 * PAGE)
+    assert len(store.events()) == 2 * PAGE + 2
+
+
+# Stripe events
+def test_a_stripe_event_is_applied_once(store):
+    now = utcnow()
+    answers = parallel(lambda: store.add_stripe_event("evt_1", "customer.subscription.updated", now), 8)
+    assert sum(answers) == 1 and store.stripe_event_seen("evt_1")
+    with pytest.raises(RuntimeError), store.unit_of_work():  # a change that failed: the event stays unapplied
+        assert store.add_stripe_event("evt_2", "invoice.paid", now)
+        raise RuntimeError("the change failed")
+    assert not store.stripe_event_seen("evt_2")
+    with store.unit_of_work():
+        assert store.add_stripe_event("evt_2", "invoice.paid", now)
+    assert store.stripe_event_seen("evt_2") and not store.add_stripe_event("evt_2", "invoice.paid", now)
+
+
+def test_a_failed_unit_of_work_leaves_its_message_pending(store):
+    user, now = person(store), utcnow()
+    message, _ = inbound(store, user, lease=now + timedelta(seconds=30))
+    with pytest.raises(RuntimeError), store.unit_of_work():
+        store.finish_message(message.sid, DONE, None, now)
+        raise RuntimeError("the handler died")
+    assert store.get_message(message.sid).status == PENDING  # the retry worker takes it up after its lease
+    with store.unit_of_work():
+        store.finish_message(message.sid, DONE, None, now)
+    assert store.get_message(message.sid).status == DONE
+
+
+def test_subscriptions_and_what_billing_reads(store):
+    user, other, now = person(store), person(store, "+15550002"), utcnow()
+    sub = SubscriptionRecord(
+        user.id,
+        "premium",
+        "active",
+        stripe_customer_id="cus_1",
+        stripe_subscription_id="sub_1",
+        cancel_at=now - timedelta(hours=1),
+        last_event_created=5,
+    )
+    store.set_tier(user.id, "premium")
+    store.save_subscription(sub, now)
+    store.save_subscription(SubscriptionRecord(other.id, "premium", "active", cancel_at=now + timedelta(days=3)), now)
+    assert store.subscription(user.id) == sub and store.subscription_by_customer("cus_1") == sub
+    assert store.subscription_by_customer("cus_none") is None
+    assert [s.user_id for s in store.subscriptions_to_check(now, now - timedelta(days=3))] == [user.id]
+    store.save_subscription(SubscriptionRecord(**{**vars(sub), "comp_tier": "premium"}), now)
+    assert store.subscriptions_to_check(now, now - timedelta(days=3)) == []
+
+
+# people's facts, plans, what was learned
+def test_profile_and_the_pending_question(store):
+    user, now = person(store), utcnow()
+    assert store.get_profile(user.id).goal is None
+    store.update_profile(user.id, now, goal="lose", allergens=("peanut",), age_years=33.5, asked={"goal": "d"})
+    profile = store.update_profile(user.id, now, weight_kg=70.0)
+    assert profile.goal == "lose" and profile.allergens == ("peanut",) and profile.weight_kg == 70.0
+    assert store.get_profile(user.id) == profile and profile.asked == {"goal": "d"}
+    with pytest.raises(ValueError):
+        store.update_profile(user.id, now, shoe_size=44)
+    store.set_clarification(user.id, "portion", {"food": "rice"}, now)
+    assert store.get_clarification(user.id).payload == {"food": "rice"}
+    store.clear_clarification(user.id)
+    assert store.get_clarification(user.id) is None
+
+
+def test_plans_ratings_and_short_links(store):
+    user, now = person(store), utcnow()
+    first = store.save_plan(user.id, "2026-11-30", "2026-12-01", {"days": 1}, {"days": 3}, now)
+    store.update_plan(first.id, now, have=["rice"], shown={"day": 0, "slot": "lunch"})
+    again = store.save_plan(user.id, "2026-11-30", "2026-12-02", {"days": 2}, {"days": 3}, now)
+    assert again.id == first.id and again.have == () and again.shown is None and again.plan == {"days": 2}
+    store.save_plan(user.id, "2026-12-07", "2026-12-07", {"days": 7}, {}, now)
+    assert store.latest_plan(user.id).week_start == "2026-12-07"
+    with pytest.raises(KeyError):
+        store.update_plan(999_999, now, have=[])
+    for rating in (5, 3, 4):
+        store.add_plan_rating(user.id, first.id, 0, "lunch", "r1", rating, now)
+    assert [r.rating for r in store.plan_ratings(user.id)] == [5, 3, 4]
+    link = store.add_short_link(user.id, first.id, "instacart", "https://x/cart", "digest", now)
+    assert store.short_link(user.id, first.id, "instacart", "digest") == link
+    assert store.get_short_link(link.id) == link and store.short_link(user.id, first.id, "instacart", "b") is None
+    assert store.set_meal_preferences(user.id, {"dislikes": ["okra"]}, now) == store.meal_preferences(user.id)
+
+
+def test_what_was_learned(store):
+    user, now = person(store), utcnow()
+    assert store.personal_preferences(user.id) == {} and store.personal_since(user.id) is None
+    store.set_photo_portions(user.id, {"meal_id": 1, "items": {}}, now)
+    store.set_personal_preferences(user.id, {"stage": "learning"}, now + timedelta(seconds=5))
+    assert store.personal_preferences(user.id) == {"stage": "learning"}
+    assert store.photo_portions(user.id) == {"meal_id": 1, "items": {}}
+    assert store.personal_since(user.id) == now
+    store.set_photo_portions(user.id, None, now)
+    assert store.photo_portions(user.id) is None
+
+
+def test_photo_questions_are_answered_once_and_start_the_meal(store):
+    user, now = person(store), utcnow()
+    message, _ = inbound(store, user)
+    store.set_clarification(user.id, "portion", {}, now)
+    photo = {"url": "u", "content_type": "image/jpeg", "bytes": 3, "sha256": "cd"}
+    questions = [
+        {"photo_index": 0, "photo": photo, "item": {"box": {"x": i}, "embedding": "e"}, "choices": []} for i in range(3)
+    ]
+    first = store.set_photo_questions(
+        user.id, message.id, message.sid, "2026-12-03", now, {"models": {}, "photos": [photo]}, questions, now
+    )
+    assert store.get_clarification(user.id) is None and store.photo_question(user.id) == first
+    store.set_question_choices(first.id, [{"name": "rice"}])
+    assert store.photo_question(user.id).choices == ({"name": "rice"},)
+    crop = {
+        "label": "rice",
+        "ndb": "20045",
+        "display_name": "Rice",
+        "answer": "1",
+        "how": "choice",
+        "embedding": b"\x00\x01",
+    }
+    answers = parallel(lambda: store.answer_photo_question(first.id, crop, item("rice", 200.0), now), 6)
+    answered = [a for a in answers if a is not None]
+    assert len(answered) == 1
+    assert answered[0].meal.kcal == pytest.approx(200.0) and answered[0].totals.meals == 1
+    assert answered[0].next is not None and store.photo_question(user.id).id == answered[0].next.id
+    second = store.answer_photo_question(answered[0].next.id, {**crop, "embedding": None}, item("egg", 70.0), now)
+    assert [i.name for i in second.meal.items] == ["rice", "egg"] and second.totals.kcal == pytest.approx(270.0)
+    crops = store.labelled_crops(user.id)
+    assert [c.label for c in crops] == ["rice", "rice"] and crops[0].embedding == b"\x00\x01"
+    assert crops[0].box == {"x": 0} and "embedding" not in crops[0].model_output
+    assert [c.id for c in store.labelled_crops(with_embedding=True)] == [crops[0].id]
+    assert store.clear_photo_questions(user.id) == 1 and store.photo_question(user.id) is None
+
+
+# privacy
+def test_delete_user_removes_everything_of_the_person_and_nothing_of_anyone_else(store):
+    user, other, now = person(store), person(store, "+15550002"), utcnow()
+    for who in (user, other):
+        message, _ = inbound(store, who, lease=now)
+        store.add_event("received", now, message.sid, who.id)
+        store.add_event("delivered", now, message.sid)  # delivery's events name no person
+        store.save_meal(message.id, who.id, "2026-12-03", now, [item()], {}, [])
+        store.add_usage(who.id, [Bucket("day", "2026-12-03")], {"messages": 1})
+        store.enqueue_outbound(message.sid, "reply", message.from_addr, message.to_addr, "hi", now, now)
+        store.update_profile(who.id, now, goal="lose")
+        store.add_stored_photos(who.id, [{"sha256": "shared", "content_type": "image/jpeg", "bytes": 1}], now)
+    text, _ = inbound(store, user, media=False)
+    store.enqueue_outbound("billing-x", "notice", "whatsapp:+15550001", "b", "paid", now, now, user.id)
+    store.add_stored_photos(user.id, [{"sha256": "theirs", "content_type": "image/jpeg", "bytes": 1}], now)
+    store.set_clarification(user.id, "portion", {}, now)
+    store.set_personal_preferences(user.id, {"a": 1}, now)
+    plan = store.save_plan(user.id, "2026-11-30", "2026-11-30", {}, {}, now)
+    store.add_plan_rating(user.id, plan.id, 0, "lunch", "r", 4, now)
+    link = store.add_short_link(user.id, plan.id, "instacart", "https://x", "d", now)
+    store.save_subscription(SubscriptionRecord(user.id, "premium", "active", stripe_subscription_id="sub_9"), now)
+    q = {"photo_index": 0, "photo": {}, "item": {}, "choices": []}
+    store.set_photo_questions(user.id, text.id, text.sid, "2026-12-03", now, {}, [q], now)
+    before_other = store.export_user(other.id)
+
+    deleted = store.delete_user(user.id)
+
+    assert deleted.orphan_photos == ["theirs"]
+    assert len(deleted.media_messages) == 1
+    soon = utcnow() + timedelta(seconds=1)  # the delete queues them as it runs
+    assert [
+        sid for sid, _ in store.claim_media_deletions(soon, soon + timedelta(minutes=1), 10)
+    ] == deleted.media_messages
+    assert [sid for sid, _ in store.claim_stripe_cancellations(soon, soon + timedelta(minutes=1), 10)] == ["sub_9"]
+    left = store.export_user(user.id)
+    assert left["user"] is None and not any(v for v in left.values() if isinstance(v, list))
+    with pytest.raises(KeyError):
+        store.get_user(user.id)
+    assert store.user_by_phone("+15550001") is None and store.get_short_link(link.id) is None
+    assert store.stored_photos() == ["shared"] and store.outbound("billing-x") == []
+    # nothing of theirs blocks anything new: the notice's (sid, kind) is free again
+    assert store.enqueue_outbound("billing-x", "notice", "whatsapp:+1", "b", "new", now, now) is not None
+    assert all(e.user_id != user.id for e in store.events())
+    assert store.export_user(other.id) == before_other
+    assert store.get_or_create_user("+15550001", "free", "UTC").id != user.id  # a new person, from scratch
+
+
+def test_media_deletions_are_leased_and_retried(store):
+    user = person(store)
+    message, _ = inbound(store, user)
+    store.delete_user(user.id)
+    now = utcnow() + timedelta(seconds=1)
+    assert [d["message_sid"] for d in store.media_deletions()] == [message.sid]
+    assert store.claim_media_deletions(now, now + timedelta(minutes=1), 10)[0] == (message.sid, 1)
+    assert store.claim_media_deletions(now + timedelta(seconds=30), now + timedelta(minutes=2), 10) == []
+    store.media_deletion_failed(message.sid, "503", now + timedelta(minutes=5))
+    assert store.media_deletions()[0]["last_error"] == "503"
+    assert store.claim_media_deletions(now + timedelta(minutes=6), now + timedelta(minutes=7), 10)[0][1] == 2
+    store.media_deleted(message.sid)
+    assert store.media_deletions() == []
+
+
+# what operations read in bulk (OpsStore: /metrics, costs, analytics)
+def _ops(store):
+    if not hasattr(store, "count_outbound"):
+        pytest.skip("this branch's SqlStore has no OpsStore yet (bot/storage/sql/ops.py comes with the ops merge)")
+
+
+def test_counts_per_tier_status_and_outbox_state(store):
+    _ops(store)
+    now = utcnow()
+    people = [person(store, f"+1555009{i:04d}") for i in range(2 * PAGE + 1)]
+    parallel(lambda: person(store, "+15550090000"), 6)  # racing creations of one person count once
+    store.set_tier(people[0].id, "premium")
+    store.set_tier(people[0].id, "premium")  # unchanged: no double count
+    store.set_tier(people[1].id, "standard")
+    store.delete_user(people[2].id)
+    assert store.people_by_tier() == {"free": 2 * PAGE - 2, "premium": 1, "standard": 1}
+    store.save_subscription(SubscriptionRecord(people[0].id, "premium", "active"), now)
+    store.save_subscription(SubscriptionRecord(people[1].id, "standard", "past_due"), now)
+    store.save_subscription(SubscriptionRecord(people[1].id, "standard", "active"), now)  # replaced, not added
+    assert store.subscriptions_by_status() == {("premium", "active"): 1, ("standard", "active"): 1}
+    rows = [store.enqueue_outbound(f"SMc{i}", "reply", "a", "b", "x", now, None, people[0].id) for i in range(3)]
+    store.claim_outbound(rows[0].id, now, now + timedelta(seconds=30))
+    store.mark_twiml([rows[1].id])
+    assert [store.count_outbound(s) for s in ("queued", "sending", "twiml", "sent")] == [1, 1, 1, 0]
+    store.mark_outbound(rows[0].id, "sent", now, twilio_sid="SMx")
+    assert store.count_outbound("sending") == 0 and store.count_outbound("sent") == 1
+
+
+def test_people_page_by_id_and_the_ledger_of_everyone(store):
+    _ops(store)
+    now = utcnow()
+    ids = [person(store, f"+1555008{i:04d}").id for i in range(2 * PAGE + 1)]
+    pages, after = [], 0
+    while page := store.user_ids(after, PAGE):
+        pages.append(page)
+        after = page[-1]
+    assert [i for page in pages for i in page] == sorted(ids) and all(len(p) <= PAGE for p in pages)
+    store.update_profile(ids[0], now)  # not a person's tier or zone
+    berlin = store.get_or_create_user("+4915100000", "premium", "Europe/Berlin")
+    for who in (ids[0], berlin.id):
+        store.add_usage(who, [Bucket("day", "2026-12-03"), Bucket("month", "2026-12")], {"photos": 2})
+        store.add_usage(who, [Bucket("day", "2026-12-02")], {"ai_cost_micro_usd": 500})
+    rows = store.usage_rows("day", "2026-12-03")
+    assert rows == sorted(
+        [(ids[0], "free", "UTC", "2026-12-03", 2, 0), (berlin.id, "premium", "Europe/Berlin", "2026-12-03", 2, 0)]
+    )
+    assert len(store.usage_rows("day", "2026-12-01")) == 4
+    assert [r[3] for r in store.usage_rows("month", "2026-11")] == ["2026-12", "2026-12"]
+    for who, tz in ((ids[0], "UTC"), (berlin.id, "Europe/Berlin")):
+        row = store.enqueue_outbound(f"SMr{who}", "reply", "a", "b", "x", now, None, who)
+        store.mark_twiml([row.id])
+        del tz
+    store.enqueue_outbound("SMr-queued", "reply", "a", "b", "x", now, None, ids[0])  # not delivered
+    window = (now - timedelta(seconds=1), now + timedelta(seconds=1))
+    assert store.replies_sent_by_user(*window, "Europe/Berlin") == {berlin.id: 1}
+    assert store.replies_sent_by_user(*window, "UTC") == {ids[0]: 1}
