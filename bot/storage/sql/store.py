@@ -13,6 +13,7 @@ from bot.storage.sql.personal import SqlPersonal
 from bot.storage.sql.plans import SqlPlans
 from bot.storage.sql.privacy import SqlPrivacy
 from bot.storage.sql.usage import SqlUsage
+from bot.storage.sql.work import SqlWork
 
 
 class SqlStore(
@@ -28,5 +29,6 @@ class SqlStore(
     SqlPlans,
     SqlPersonal,
     SqlBilling,
+    SqlWork,
 ):
     """The SQLAlchemy implementation of `bot.storage.protocols.BotStore` (`SqlStore(database_url)`)."""
