@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -115,14 +117,28 @@ class WorkSweep(PeriodicWorker):
     def __init__(self, settings: BotSettings, queue: SqsQueue, store, purge: MediaPurge | None = None):
         super().__init__(settings.work_sweep_s)
         self.settings, self.queue, self.store, self.purge = settings, queue, store, purge
+        self._swept: dict[WorkItem, float] = {}  # what this sweep enqueued, when (monotonic)
 
     async def run_once(self) -> int:
         before = utcnow() - timedelta(seconds=self.settings.work_grace_s)
         sids, ids = await off_loop(self.store.overdue_work, before, 100)
-        items = [WorkItem("message", sid) for sid in sids] + [WorkItem("reply", str(i)) for i in ids]
+        # An item enqueued by an earlier sweep is in the queue, or was received and is being done or waits hidden:
+        # again only after a visibility timeout. Else a backlog (consumers behind, under load) floods the queue
+        # with copies of itself every sweep, and the queue slows down the consumers further.
+        now, again_s = time.monotonic(), float(self.settings.sqs_visibility_s)
+        self._swept = {item: at for item, at in self._swept.items() if now - at < again_s}
+        overdue = [WorkItem("message", sid) for sid in sids] + [WorkItem("reply", str(i)) for i in ids]
+        items = [item for item in overdue if item not in self._swept]
         if items:
             await off_loop(self.queue.send, [(item, 0.0) for item in items])
-            log.info("work sweep: re-enqueued %d overdue messages and %d overdue replies", len(sids), len(ids))
+            self._swept.update(dict.fromkeys(items, now))
+            kinds = Counter(item.kind for item in items)
+            log.info(
+                "work sweep: re-enqueued %d overdue messages and %d overdue replies (%d more overdue, enqueued lately)",
+                kinds["message"],
+                kinds["reply"],
+                len(overdue) - len(items),
+            )
         return len(items) + (await self.purge.run_due() if self.purge else 0)
 
 

@@ -262,7 +262,10 @@ def test_the_sweep_enqueues_what_the_queue_lost(tmp_path, sqs, twilio_api):
     row = a_reply(plain, "SM1")
     work_through([consumer], rounds=1)
     assert sent_to_twilio(twilio_api, row.body) == 0  # the queue never heard of it
-    asyncio.run(WorkSweep(consumer.settings, consumer.queue, consumer.store).run_once())
+    sweep = WorkSweep(consumer.settings.model_copy(update={"sqs_visibility_s": 60}), consumer.queue, consumer.store)
+    assert asyncio.run(sweep.run_once()) == 1
+    assert asyncio.run(sweep.run_once()) == 0  # enqueued lately: not again (a backlog must not copy itself)
+    assert consumer.queue.depth()["visible"] == 1
     work_through([consumer])
     assert sent_to_twilio(twilio_api, row.body) == 1
 
@@ -292,3 +295,18 @@ def test_the_app_retries_a_pending_photo_through_the_queue(make_bot, model_serve
     assert bot.store.get_message(sid).status == DONE
     kinds = bot.event_kinds(sid)
     assert kinds.count("analysed") == 1 and kinds.count("replied") == 2  # the TwiML "will retry", then the result
+
+
+def test_the_sql_store_implements_work_store_and_the_wrapper_keeps_the_signatures():
+    import inspect
+
+    from bot.storage.protocols import WorkStore
+
+    def params(fn):
+        return list(inspect.signature(fn).parameters)
+
+    for name, declared in vars(WorkStore).items():
+        if not name.startswith("_") and callable(declared):
+            assert params(getattr(SqlStore, name)) == params(declared), name
+    for name in ("schedule_retry", "enqueue_outbound", "mark_outbound"):  # the writes the wrapper hooks
+        assert params(getattr(QueueingStore, name)) == params(getattr(SqlStore, name)), name
