@@ -310,3 +310,18 @@ def test_the_sql_store_implements_work_store_and_the_wrapper_keeps_the_signature
             assert params(getattr(SqlStore, name)) == params(declared), name
     for name in ("schedule_retry", "enqueue_outbound", "mark_outbound"):  # the writes the wrapper hooks
         assert params(getattr(QueueingStore, name)) == params(getattr(SqlStore, name)), name
+
+
+def test_the_sqs_queue_needs_its_url_and_a_store_that_can_claim_items(sqs):
+    from pydantic import ValidationError
+
+    from bot.settings import BotSettings
+    from bot.workqueue.setup import with_work_queue
+
+    with pytest.raises(ValidationError, match="BOT_SQS_QUEUE_URL"):
+        BotSettings(work_queue="sqs")
+    settings = BotSettings(work_queue="sqs", sqs_queue_url=sqs[0], sqs_endpoint_url=sqs[1])
+    with pytest.raises(TypeError, match="claim_message_if_due"):
+        with_work_queue(settings, object())
+    plain = object()
+    assert with_work_queue(BotSettings(), plain) is plain  # in-process: the store itself, no AWS part
