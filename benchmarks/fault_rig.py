@@ -42,11 +42,12 @@ class Service:
     def __init__(self, name: str, argv: list[str], env: dict[str, str], url: str, ready_path: str, log: Path):
         self.name, self.argv, self.env, self.url, self.ready_path, self.log = name, argv, env, url, ready_path, log
         self.process: subprocess.Popen | None = None
-        self.starts = 0
+        self.starts, self.started_at = 0, 0.0
         self._die_with_us = die_with_us()
 
     def start(self) -> None:
         self.starts += 1
+        self.started_at = time.monotonic()
         with self.log.open("a") as out:
             out.write(f"\n===== {self.name} start {self.starts} at {utc_now().isoformat()} =====\n")
             out.flush()
@@ -66,6 +67,12 @@ class Service:
                 self.process.wait(timeout_s)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    async def ready(self) -> bool:
+        async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
+            with contextlib.suppress(httpx.HTTPError):
+                return (await client.get(self.url + self.ready_path)).status_code == 200
+        return False
 
     async def wait_ready(self, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -89,13 +96,15 @@ class Knobs:
     reply_budget_s: float = 2.0
 
 
-def bot_env(workdir: Path, port: int, twilio_url: str, serving_url: str, nutrition: Path, knobs: Knobs) -> dict:
+def bot_env(
+    workdir: Path, port: int, twilio_url: str, serving_url: str, nutrition: Path, knobs: Knobs, store_url: str
+) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     settings = {
         "host": "127.0.0.1",
         "port": port,
         "public_url": PUBLIC,
-        "database_url": f"sqlite:///{workdir / 'bot.db'}",
+        "database_url": store_url,
         "twilio_account_sid": ACCOUNT,
         "twilio_auth_token": TOKEN,
         "twilio_api_base_url": twilio_url,
@@ -121,12 +130,41 @@ def bot_env(workdir: Path, port: int, twilio_url: str, serving_url: str, nutriti
     return env
 
 
-class Run:
-    """The stand-ins, the bot and the people of one run, in a work folder kept for debugging."""
+# What the bots of a run with the SQS work queue are told: moto's SQS server needs keys, any keys.
+FAKE_AWS = {"AWS_ACCESS_KEY_ID": "faults", "AWS_SECRET_ACCESS_KEY": "faults", "AWS_DEFAULT_REGION": "us-east-1"}
+SQS_KNOBS = {"sqs_wait_s": 1, "sqs_visibility_s": 10, "work_sweep_s": 2.0, "work_grace_s": 4.0}
 
-    def __init__(self, workdir: Path, serving_url: str | None, model_delay: str, knobs: Knobs, fail_share=0.0):
+
+def sqlite_path(store_url: str) -> Path | None:
+    """The file of a sqlite:/// store URL; None for any other store (the checker then reads it through the bot)."""
+    prefix = "sqlite:///"
+    return Path(store_url[len(prefix) :]) if store_url.startswith(prefix) else None
+
+
+class Run:
+    """The stand-ins, the bot replicas and the people of one run, in a work folder kept for debugging.
+
+    `replicas` bots share one store (`store_url`, passed as BOT_DATABASE_URL; default a SQLite file in the work
+    folder) and, with `queue="sqs"`, one SQS queue on a local moto server; the people reach a random replica per
+    attempt, as through a load balancer that does not know which one just died."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        serving_url: str | None,
+        model_delay: str,
+        knobs: Knobs,
+        fail_share=0.0,
+        replicas: int = 1,
+        queue: str = "inprocess",
+        store_url: str | None = None,
+    ):
         self.workdir, self.knobs = workdir, knobs
         workdir.mkdir(parents=True, exist_ok=True)
+        self.replicas, self.queue = replicas, queue
+        self.store_url = store_url or f"sqlite:///{workdir / 'bot.db'}"
+        self.sqs: Service | None = None
+        self.sqs_queue_url: str | None = None
         self.twilio = FlakyTwilio(ACCOUNT, TOKEN, fail_share=fail_share)
         self.twilio_server = ServerThread(self.twilio.app())
         self.model = None
@@ -139,49 +177,87 @@ class Run:
                 "model", [*argv, "--delay", model_delay], env, serving_url, "/readyz", self.log("model")
             )
         self.serving_url = serving_url
-        self.bot_port = free_port()
-        self.bot: Service | None = None
+        self.bots: list[Service] = []
         self.failed_starts = 0  # bot starts that never got ready
 
     def log(self, name: str) -> Path:
         return self.workdir / f"{name}.log"
 
     @property
-    def db(self) -> Path:
-        return self.workdir / "bot.db"
+    def bot(self) -> Service:
+        """The first replica (the only one unless `replicas` > 1)."""
+        return self.bots[0]
+
+    @property
+    def db(self) -> Path | None:
+        """The SQLite file the bots share; None when the store is not SQLite."""
+        return sqlite_path(self.store_url)
+
+    async def _start_sqs(self) -> dict[str, str]:
+        """moto's SQS server in a subprocess, one queue on it; the bots' environment to use it."""
+        import boto3
+
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        self.sqs = Service("sqs", argv, env, url, "/moto-api/", self.log("sqs"))
+        self.sqs.start()
+        await self.sqs.wait_ready()
+        client = boto3.client("sqs", endpoint_url=url, region_name="us-east-1", **_keys())
+        self.sqs_queue_url = client.create_queue(QueueName="bot-work")["QueueUrl"]
+        knobs = {f"BOT_{k.upper()}": str(v) for k, v in SQS_KNOBS.items()}
+        return {"BOT_WORK_QUEUE": "sqs", "BOT_SQS_QUEUE_URL": self.sqs_queue_url, "BOT_SQS_ENDPOINT_URL": url} | knobs
 
     async def __aenter__(self) -> Run:
         self.twilio_server.start()
         nutrition = nutrition_tables(self.workdir)
-        env = bot_env(self.workdir, self.bot_port, self.twilio_server.url, self.serving_url, nutrition, self.knobs)
-        url = f"http://127.0.0.1:{self.bot_port}"
-        self.bot = Service("bot", [sys.executable, "-m", "bot"], env, url, "/healthz", self.log("bot"))
         try:
+            extra = FAKE_AWS | await self._start_sqs() if self.queue == "sqs" else {}
+            for i in range(self.replicas):
+                port = free_port()
+                env = bot_env(
+                    self.workdir, port, self.twilio_server.url, self.serving_url, nutrition, self.knobs, self.store_url
+                )
+                env = {k: v for k, v in env.items() if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")} | extra
+                name = "bot" if self.replicas == 1 else f"bot-{i}"
+                url = f"http://127.0.0.1:{port}"
+                self.bots.append(Service(name, [sys.executable, "-m", "bot"], env, url, "/healthz", self.log(name)))
             if self.model:
                 self.model.start()
                 await self.model.wait_ready()
-            self.bot.start()
-            await self.bot.wait_ready()
+            for bot in self.bots:  # one after the other: the first migrates the shared store
+                bot.start()
+                await bot.wait_ready()
         except BaseException:
             await self.__aexit__()
             raise
         return self
 
     async def __aexit__(self, *exc) -> None:
-        # Stop the bot before the checker looks, so nothing changes under it.
-        for service in (self.bot, self.model):
+        # Stop the bots before the checker looks, so nothing changes under it.
+        for service in (*self.bots, self.model, self.sqs):
             if service:
                 await asyncio.to_thread(service.stop)
         self.twilio_server.stop()
 
     def traffic(self, photo: bytes, retry_budget: int) -> Traffic:
-        url = self.bot.url + WEBHOOK_PATH
-        return Traffic(url, self.twilio, self.twilio_server.url + "/media", photo, retry_budget)
+        urls = tuple(bot.url + WEBHOOK_PATH for bot in self.bots)
+        return Traffic(urls, self.twilio, self.twilio_server.url + "/media", photo, retry_budget)
+
+
+def _keys() -> dict[str, str]:
+    return {
+        "aws_access_key_id": FAKE_AWS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": FAKE_AWS["AWS_SECRET_ACCESS_KEY"],
+    }
 
 
 async def kill_bot(run: Run, until: float, serve: tuple[float, float], rng: random.Random, kills: list[float]):
     """SIGKILL the bot at a random moment once it has served `serve` seconds, and start it again at once (as a
-    supervisor would); a start that never gets ready is killed and started again."""
+    supervisor would); a start that never gets ready is killed and started again. With replicas: see kill_replicas."""
+    if len(run.bots) > 1:
+        return await kill_replicas(run, until, serve, rng, kills)
     while time.monotonic() < until:
         try:
             await run.bot.wait_ready()
@@ -197,6 +273,28 @@ async def kill_bot(run: Run, until: float, serve: tuple[float, float], rng: rand
         kills.append(time.monotonic())
         run.bot.kill()
         run.bot.start()
+
+
+async def kill_replicas(run: Run, until: float, serve: tuple[float, float], rng: random.Random, kills: list[float]):
+    """Every `serve` seconds SIGKILL a random replica that is serving and start it again at once, without waiting
+    for it: at times both are down. One that exits, or is not ready 30 s after its start, is started again."""
+    while time.monotonic() < until:
+        await asyncio.sleep(rng.uniform(*serve))
+        if time.monotonic() >= until:
+            return
+        serving = []
+        for bot in run.bots:
+            if await bot.ready():
+                serving.append(bot)
+            elif bot.process.poll() is not None or time.monotonic() - bot.started_at > 30:
+                run.failed_starts += 1
+                bot.kill()
+                bot.start()
+        if serving:
+            victim = rng.choice(serving)
+            kills.append(time.monotonic())
+            victim.kill()
+            victim.start()
 
 
 async def kill_model(run: Run, at: list[float], down: tuple[float, float], rng: random.Random, restarts: list):

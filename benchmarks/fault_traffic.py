@@ -78,7 +78,7 @@ class Sent:
 
 @dataclass
 class Traffic:
-    url: str
+    urls: tuple[str, ...]  # the bot replicas' webhooks: each attempt goes to a random one, as a load balancer's
     twilio: TwilioStandIn
     media_base: str
     photo: bytes
@@ -93,7 +93,8 @@ class Traffic:
             sent.attempts += 1
             started = time.monotonic()
             try:
-                response = await client.post(self.url, content=body, headers=headers)
+                url = self.urls[0] if len(self.urls) == 1 else rng.choice(self.urls)
+                response = await client.post(url, content=body, headers=headers)
             except httpx.HTTPError as exc:
                 sent.failures.append(type(exc).__name__)
             else:

@@ -5,6 +5,7 @@
     python benchmarks/faults.py crash --people 2 --kills 2 --duration 15     # a smoke run
     python benchmarks/faults.py load --duration 60 --pressure                # 200 people; then REST sends failing
     python benchmarks/faults.py load --serving-url http://127.0.0.1:3000     # against a real model server
+    python benchmarks/faults.py crash --replicas 2 --queue sqs              # two bots sharing the store and SQS
 
 The bot runs as `python -m bot` (a subprocess we SIGKILL and restart) with a SQLite file in a work folder;
 the model server is the /analyze stand-in in a subprocess (`bot.devtools.model_standin_server`, random delay
@@ -68,12 +69,28 @@ def crash(
     workdir: Annotated[Path | None, typer.Option(help="where the database, logs and report go (default: temp)")] = None,
     out: Annotated[Path | None, typer.Option(help="the JSON report (default: WORKDIR/faults.json)")] = None,
     seed: Annotated[int, typer.Option(help="seed of every random choice")] = 1,
+    replicas: Annotated[
+        int, typer.Option(min=1, help="bot processes sharing the store (each attempt: a random one)")
+    ] = 1,
+    queue: Annotated[
+        str, typer.Option(help="BOT_WORK_QUEUE of the bots: inprocess, or sqs (on a local moto server)")
+    ] = "inprocess",
+    store: Annotated[
+        str | None, typer.Option(help="BOT_DATABASE_URL of the bots (default: sqlite:///WORKDIR/bot.db)")
+    ] = None,
+    lease_s: Annotated[
+        float, typer.Option(help="BOT_LEASE_S: a dead worker's message or reply is retried after")
+    ] = 4.0,
 ) -> None:
     """SIGKILL the bot, kill the model server, lock the database under traffic; then check nothing was lost."""
     rng = random.Random(seed)
     workdir = workdir or Path(tempfile.mkdtemp(prefix="bot-faults-"))
-    knobs = Knobs()
-    run = Run(workdir, None, model_delay, knobs)
+    knobs = Knobs(lease_s=lease_s)
+    if queue not in ("inprocess", "sqs"):
+        raise typer.BadParameter(f"--queue {queue!r}: inprocess or sqs")
+    run = Run(workdir, None, model_delay, knobs, replicas=replicas, queue=queue, store_url=store)
+    if run.db is None:  # everything else passes the URL through; the checker and the lock read SQLite's file
+        raise typer.BadParameter(f"--store {store!r}: the checker (fault_check.read_db) reads sqlite:/// stores only")
 
     async def go() -> tuple[dict, dict[str, Sent]]:
         async with run:
@@ -93,9 +110,11 @@ def crash(
             drained = await drain(run.db, drain_s, settle_s=max(10.0, 2 * (knobs.lease_s + knobs.retry_max_s)))
         db = read_db(run.db)
         verdict = check(db, traffic.sent, list(run.twilio.messages), photos_have_items=True)
+        logs = [str(bot.log) for bot in run.bots]
         return {
             "run": {"people": people, "duration_s": duration, "seed": seed, "workdir": str(workdir)}
-            | {"bot_log": str(run.log("bot")), "database": str(run.db), **drained},
+            | {"replicas": replicas, "queue": queue, "store": run.store_url, "lease_s": lease_s}
+            | {"bot_log": logs[0] if len(logs) == 1 else logs, "database": str(run.db), **drained},
             "sent": len(traffic.sent),
             "client_retries": sum(s.attempts - 1 for s in traffic.sent.values()),
             "client_gave_up": sum(s.client_gave_up for s in traffic.sent.values()),
@@ -151,7 +170,10 @@ def print_crash(r: dict, path: Path) -> None:
     ]
     run = r["run"]
     drained = "drained" if run["drained"] else f"NOT drained ({run['unfinished']} unfinished, {run['why']})"
-    typer.echo(f"faults crash: {run['people']} people, {run['duration_s']:.0f} s; {drained} in {run['drain_s']} s")
+    setup = f"{run.get('replicas', 1)} bot(s), work queue {run.get('queue', 'inprocess')}"
+    typer.echo(
+        f"faults crash: {run['people']} people, {run['duration_s']:.0f} s, {setup}; {drained} in {run['drain_s']} s"
+    )
     for name, value, note in rows:
         typer.echo(f"{name:<24} {value!s:<44} {note}")
     for example in r["lost"][:5]:

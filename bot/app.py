@@ -24,7 +24,6 @@ from bot.calendar.week import RecipeMinutes
 from bot.channel.delivery import Delivery
 from bot.channel.media_purge import MediaPurge
 from bot.channel.messenger import Messenger
-from bot.channel.retry import RetryWorker
 from bot.channel.service import BotService
 from bot.channel.webhook import router
 from bot.coach.advisor import Advisor, TableSource
@@ -46,6 +45,7 @@ from bot.storage.factory import make_store, shown_url
 from bot.storage.photo_store import make_photo_store
 from bot.storage.protocols import BillingBotStore, off_loop
 from bot.storage.records import PENDING
+from bot.workqueue.setup import with_work_queue, work_workers
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         store = make_store(settings.database_url)  # SQL, or DynamoDB for a dynamodb:// URL
         await off_loop(store.create_schema)
         ops = app.state.ops = ops_wiring.Operations(settings, store)  # counts the store's events: before any use
+        store = with_work_queue(settings, store)  # with BOT_WORK_QUEUE=sqs it enqueues the work it schedules
         # Our own hops (loopback model server, Twilio) must not go through a proxy from the environment.
         http = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=64))
         token = settings.twilio_auth_token.get_secret_value()
@@ -111,7 +112,8 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
         )
         analyser = MealAnalyser(settings, store, ledger, media, analysis, ask_back, photos)
         service = BotService(settings, store, ledger, analyser, delivery, conversation)
-        worker = RetryWorker(service, delivery, settings.retry_poll_s, MediaPurge(settings, store, messenger))
+        # retries and REST sends: the in-process worker, or with BOT_WORK_QUEUE=sqs a consumer and a sweep
+        worker = work_workers(settings, store, service, delivery, MediaPurge(settings, store, messenger))
         app.state.settings, app.state.store, app.state.service, app.state.worker = settings, store, service, worker
         billing_check = BillingScheduler(billing, settings.billing_check_s)
         app.state.billing = billing

@@ -302,6 +302,27 @@ class BotSettings(BaseSettings):
     google_state_ttl_s: float = Field(900.0, gt=0, description="a consent link expires after this")
     google_timeout_s: float = Field(10.0, gt=0)
     # --- end of calendar ---
+    # --- work queue: bot/workqueue. "inprocess": each process polls the database; "sqs": replicas share SQS. ---
+    work_queue: Literal["inprocess", "sqs"] = Field(
+        "inprocess",
+        description="where pending-photo retries and outbox sends are handed out: each process polling the "
+        "database (one bot), or an SQS queue that several stateless replicas share (the database still decides)",
+    )
+    sqs_queue_url: str | None = Field(None, description="the SQS queue's URL (required with work_queue=sqs)")
+    sqs_endpoint_url: str | None = Field(
+        None, description="an SQS-compatible server's URL (a local stand-in); default: AWS SQS in aws_region"
+    )
+    sqs_visibility_s: int = Field(
+        60, ge=1, le=43200, description="a received item is hidden this long; not deleted by then, it comes back"
+    )
+    sqs_wait_s: int = Field(5, ge=0, le=20, description="long poll of one receive (a stop waits at most this)")
+    work_sweep_s: float = Field(
+        30.0, gt=0, description="how often the database is asked what is overdue, and that re-enqueued"
+    )
+    work_grace_s: float = Field(
+        10.0, ge=0, description="the sweep re-enqueues only what has been due this long (the queue had its chance)"
+    )
+    # --- end of work queue ---
 
     @field_validator("public_url", "serving_url")
     @classmethod
@@ -334,6 +355,8 @@ class BotSettings(BaseSettings):
         unknown = set(self.stripe_price_ids) - set(self.tiers)
         if unknown:
             raise ValueError(f"stripe_price_ids names tiers {sorted(unknown)} that are not among {sorted(self.tiers)}")
+        if self.work_queue == "sqs" and not self.sqs_queue_url:
+            raise ValueError("work_queue=sqs needs sqs_queue_url (BOT_SQS_QUEUE_URL)")
         if self.reply_budget_s >= TWILIO_GIVES_UP_S - 1:
             raise ValueError(
                 f"reply_budget_s={self.reply_budget_s} leaves no margin before Twilio gives up at {TWILIO_GIVES_UP_S:.0f} s"

@@ -271,13 +271,14 @@ class BotService:
         Returns how many."""
         now = utcnow()
         due = await off_loop(self.store.claim_due_messages, now, now + timedelta(seconds=self.settings.lease_s), limit)
-        results = await asyncio.gather(*(self._redo(message) for message in due), return_exceptions=True)
+        results = await asyncio.gather(*(self.redo(message) for message in due), return_exceptions=True)
         for message, result in zip(due, results, strict=True):
             if isinstance(result, BaseException):  # it stays pending: the next lease expiry tries again
                 log.error("retrying %s failed", message.sid, exc_info=result)
         return len(due)
 
-    async def _redo(self, message: MessageRecord) -> None:
+    async def redo(self, message: MessageRecord) -> None:
+        """Work on a `pending` message leased to the caller again (a retry), sending its replies by REST."""
         user = await off_loop(self.store.get_user, message.user_id)
         if user is None:  # deleted meanwhile
             return

@@ -401,6 +401,24 @@ class BotStore(
     """Everything the bot persists."""
 
 
+class WorkStore(Protocol):
+    """What a shared work queue (BOT_WORK_QUEUE=sqs, `bot.workqueue`) asks of the store besides `BotStore`: the
+    queue names an item, the store decides whether it is still to do and leases it to one taker."""
+
+    def claim_message_if_due(
+        self, sid: str, now: datetime, lease_until: datetime
+    ) -> tuple[MessageRecord | None, datetime | None]:
+        """Lease `pending` message `sid` if due (as `claim_due_messages`); else (None, when due) or (None, None)."""
+
+    def claim_outbound_if_due(
+        self, outbound_id: int, now: datetime, lease_until: datetime
+    ) -> tuple[OutboundRecord | None, datetime | None]:
+        """Lease outbox row `outbound_id` if due (as `claim_due_outbound`); else (None, when due) or (None, None)."""
+
+    def overdue_work(self, before: datetime, limit: int) -> tuple[list[str], list[int]]:
+        """Sids of messages and ids of outbox rows due at `before` and not taken since; nothing is leased."""
+
+
 @dataclass(frozen=True)
 class SubscriptionRecord:
     """A person's subscription as last applied (`bot.billing`): the tier paid for and Stripe's state.

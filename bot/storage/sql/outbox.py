@@ -31,6 +31,19 @@ def _outbound(row: t.Outbound, unknown_since: datetime | None = None) -> Outboun
     )
 
 
+def lease_due(row: t.Outbound, now: datetime, lease_until: datetime) -> OutboundRecord:
+    """Lease a row found due for a REST send (in the caller's transaction) to `lease_until`.
+
+    Its fate is unknown when it was `sending`, or `queued` under a lease that expired: whoever held it died,
+    perhaps after a webhook response carried it (Twilio logs those too). Twilio is asked from the earliest moment
+    it could have gone out."""
+    leased = row.status == SENDING or row.lease_until is not None
+    unknown = (row.attempt_started_at or row.created_at) if leased else None
+    row.status, row.lease_until, row.attempts = SENDING, lease_until, row.attempts + 1
+    row.attempt_started_at = unknown or now
+    return _outbound(row, unknown)
+
+
 class SqlOutbox(SqlBase):
     def enqueue_outbound(self, sid, kind, to_addr, from_addr, body, now, lease_until, user_id=None):
         try:
@@ -84,16 +97,7 @@ class SqlOutbox(SqlBase):
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
-            claimed = []
-            for row in s.scalars(query).all():
-                # Its fate is unknown when it was `sending`, or `queued` under a lease that expired: whoever held it
-                # died, perhaps after a webhook response carried it (Twilio logs those too). Twilio is asked from
-                # the earliest moment it could have gone out.
-                leased = row.status == SENDING or row.lease_until is not None
-                unknown = (row.attempt_started_at or row.created_at) if leased else None
-                row.status, row.lease_until, row.attempts = SENDING, lease_until, row.attempts + 1
-                row.attempt_started_at = unknown or now
-                claimed.append(_outbound(row, unknown))
+            claimed = [lease_due(row, now, lease_until) for row in s.scalars(query).all()]
             s.flush()
             return claimed
 

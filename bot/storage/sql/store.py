@@ -15,6 +15,7 @@ from bot.storage.sql.personal import SqlPersonal
 from bot.storage.sql.plans import SqlPlans
 from bot.storage.sql.privacy import SqlPrivacy
 from bot.storage.sql.usage import SqlUsage
+from bot.storage.sql.work import SqlWork
 
 
 class SqlStore(
@@ -32,5 +33,6 @@ class SqlStore(
     SqlBilling,
     SqlOps,
     SqlCalendar,
+    SqlWork,
 ):
     """The SQLAlchemy implementation of `bot.storage.protocols.BotStore` (`SqlStore(database_url)`)."""

@@ -1,0 +1,1 @@
+"""The work queue shared by bot replicas (BOT_WORK_QUEUE=sqs): pending-photo retries and outbox sends on SQS."""
