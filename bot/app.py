@@ -37,6 +37,7 @@ from bot.storage.photo_store import make_photo_store
 from bot.storage.protocols import off_loop
 from bot.storage.records import PENDING
 from bot.storage.sql.store import SqlStore
+from bot.voice.engines import make_voice_notes
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,8 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
             store, Advisor(coach, tables, Learning(store)), tables, ask_back, photos, plans, billing.commands
         )
         analyser = MealAnalyser(settings, store, ledger, media, analysis, ask_back, photos)
-        service = BotService(settings, store, ledger, analyser, delivery, conversation)
+        voice = await off_loop(make_voice_notes, settings, store, ledger, http, auth, photos)
+        service = BotService(settings, store, ledger, analyser, delivery, conversation, voice)
         worker = RetryWorker(service, delivery, settings.retry_poll_s, MediaPurge(settings, store, messenger))
         app.state.settings, app.state.store, app.state.service, app.state.worker = settings, store, service, worker
         billing_check = BillingScheduler(billing, settings.billing_check_s)
