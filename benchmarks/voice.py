@@ -154,7 +154,9 @@ def make_notes(sentences: list[str], noises: list[str], work: Path, seed: int = 
 
 def run_engine(engine: Transcriber, notes, decoder: AudioDecoder) -> list[Result]:
     results = []
-    for voice, noise, sentence, data in notes:
+    for i, (voice, noise, sentence, data) in enumerate(notes):
+        if i and i % 60 == 0:
+            typer.echo(f"  {i}/{len(notes)} notes", err=True)
         reference = as_typed(sentence)
         try:
             pcm = decoder.decode(data)

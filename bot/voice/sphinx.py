@@ -21,6 +21,9 @@ from bot.voice.transcript import Note, Transcript, VoiceConfigError
 
 log = logging.getLogger(__name__)
 Search = Literal["grammar", "ngram"]
+# Word and phone insertion penalties below PocketSphinx's (0.65, 1.0): on our test notes fewer words are invented
+# between the foods ("200 grams oats and salmon"); 38 of 60 clean development notes logged right against 35.
+GRAMMAR_OPTIONS = {"wip": 0.2, "pip": 0.5}
 _GRAMMAR_WORD = re.compile(r"(?<![<\w'])[a-z']+(?![\w'>])")
 
 
@@ -68,11 +71,11 @@ class SphinxTranscriber:
     name = "pocketsphinx"
     paid = False
 
-    def __init__(self, search: Search = "grammar", model_dir: Path | None = None, beam: float | None = None):
+    def __init__(self, search: Search = "grammar", model_dir: Path | None = None, **options):
         """Args:
         search: "grammar" (JSGF) or "ngram" (a trigram model of the same sentences).
         model_dir: where to write them (a temporary directory by default).
-        beam: PocketSphinx's `beam` and `wbeam` scale (smaller: slower, fewer misses).
+        options: more PocketSphinx settings (`beam`, `wip`, ...), as its `Config` names them.
         """
         try:
             from pocketsphinx import Config, Decoder
@@ -84,8 +87,8 @@ class SphinxTranscriber:
             model_dir = Path(self._tmp.name)
         self.search = search
         config = Config(samprate=16000, loglevel="FATAL", **build_search(model_dir, search))
-        if beam is not None:
-            config["beam"], config["wbeam"] = beam, beam * 1e10
+        for name, value in {**(GRAMMAR_OPTIONS if search == "grammar" else {}), **options}.items():
+            config[name] = value
         self._decoder = Decoder(config)
         self._lock = threading.Lock()
 

@@ -194,38 +194,43 @@ def _alternatives(items: Iterable[str]) -> str:
 
 
 def grammar() -> str:
-    """The same language as a JSGF grammar: stricter than the n-gram model (nothing outside it is ever heard)."""
+    """The same language as a JSGF grammar, stricter than the n-gram model: nothing outside it is ever heard, and
+    counts agree with what they count ("a cup of" and "a couple of cups" never compete)."""
     from bot.voice.numbers import TENS, UNITS
 
     foods = food_words()
-    plurals = [_plural(f) for f in foods if FOODS[f].piece_g or f.endswith(("bean", "pea", "lentil", "almond"))]
-    units = [u for u in UNITS if u != "zero" and UNITS[u] < 10]
-    teens = [u for u in UNITS if UNITS[u] >= 10]
+    countable = [f for f in foods if FOODS[f].piece_g or f.endswith(("bean", "pea", "lentil", "almond"))]
     measures = (*_MEASURES, *_DRINK_UNITS, *_PIECE_UNITS)
-    leads = [lead for lead in _LEADS if lead]
-    commands = command_phrases()
     rules = {
         "say": "<meal> | <correction> | <command>",
         "meal": "[<lead>] <part> (<join> <part>)*",
-        "lead": _alternatives(leads),
+        "lead": _alternatives(lead for lead in _LEADS if lead),
         "join": _alternatives(_JOIN),
-        "part": (
-            "[<count>] [<size>] <food> | <count> <measure> of <food> | <number> (grams | ounces | milliliters) [of] <food>"
-        ),
-        "count": "a | an | half a | half an | a couple of | one and a half | <number>",
+        "part": "<single> | <several> | <half> | <weight>",
+        "single": "[a | an | one] [<size>] <food> | (a | an | one) <measure> of <anyfood>",
+        "several": "<many> [<size>] <foods> | <many> <measures> of <anyfood>",
+        "half": "(half a | half an) (<measure> of <anyfood> | <food>) | one and a half (<measures> of <anyfood> | <foods>)",
+        "weight": "<number> (grams | ounces | milliliters) [of] <anyfood>",
         "size": _alternatives(_SIZES),
-        "measure": _alternatives([*measures, *(_plural(m) for m in measures)]),
-        "food": _alternatives([*foods, *plurals]),
-        "digit": _alternatives(units),
+        "measure": _alternatives(measures),
+        "measures": _alternatives(_plural(m) for m in measures),
+        "food": _alternatives(foods),
+        "foods": _alternatives(_plural(f) for f in countable),
+        "anyfood": "<food> | <foods>",
+        "digit": _alternatives(u for u in UNITS if 0 < UNITS[u] < 10),
+        "digits": _alternatives(u for u in UNITS if 1 < UNITS[u] < 10),
+        "teens": _alternatives(u for u in UNITS if UNITS[u] >= 10),
         "tens": _alternatives(TENS),
-        "below100": f"<digit> | {_alternatives(teens)} | <tens> [<digit>]",
-        "number": "<below100> | [a | <digit>] hundred [[and] <below100>]",
+        "below100": "<digit> | <teens> | <tens> [<digit>]",
+        "hundreds": "[a | <digit>] hundred [[and] <below100>]",
+        "number": "<below100> | <hundreds>",
+        "many": "<digits> | <teens> | <tens> [<digit>] | <hundreds> | a couple of",
         "correction": (
             "[no | actually] (it | that) (was | is) (<number> grams | (a | an) <food>)"
             " | make it <number> grams | the <food> was <number> grams"
             " | (remove | delete) the <food> | i didn't eat the <food>"
         ),
-        "command": _alternatives(commands),
+        "command": _alternatives(command_phrases()),
     }
     body = "\n".join(f"{'public ' if name == 'say' else ''}<{name}> = {rule};" for name, rule in rules.items())
     return f"#JSGF V1.0;\ngrammar plate;\n{body}\n"

@@ -392,3 +392,15 @@ def test_with_voice_off_a_note_is_answered_as_before(make_bot):
     bot = make_bot(voice_engine="off")
     (reply,) = bot.send(photos=[bot.media_url(b"OggS...", "audio/ogg")])
     assert reply == "I can only read photos (JPEG, PNG, WebP or HEIC), and that was an audio."
+
+
+def test_a_note_that_cannot_be_downloaded_now_is_kept_for_a_retry(voice_bot):
+    from bot.devtools.simulate import reply_texts
+    from bot.storage.records import PENDING
+    from bot.voice.service import UNAVAILABLE
+
+    bot = voice_bot
+    form = bot.form(photos=[("http://127.0.0.1:9/media/gone-for-now", "audio/ogg")])  # nothing listens there
+    assert reply_texts(bot.post(form).text) == [UNAVAILABLE]
+    assert bot.store.get_message(form["MessageSid"]).status == PENDING  # the retry worker takes it up again
+    assert "transcription_failed" in bot.event_kinds(form["MessageSid"])
