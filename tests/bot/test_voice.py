@@ -404,3 +404,15 @@ def test_a_note_that_cannot_be_downloaded_now_is_kept_for_a_retry(voice_bot):
     assert reply_texts(bot.post(form).text) == [UNAVAILABLE]
     assert bot.store.get_message(form["MessageSid"]).status == PENDING  # the retry worker takes it up again
     assert "transcription_failed" in bot.event_kinds(form["MessageSid"])
+
+
+def test_a_long_note_is_listened_to_no_longer_than_allowed(caplog):
+    import numpy as np
+
+    from bot.voice.sphinx import SphinxTranscriber
+
+    noise = (np.random.default_rng(0).normal(0, 3000, 25 * SAMPLE_RATE)).astype("<i2").tobytes()
+    engine = SphinxTranscriber(max_decode_s=0.0)
+    with caplog.at_level("WARNING", logger="bot.voice.sphinx"):
+        heard = engine.transcribe(Note(Pcm(noise), b"", "audio/ogg", "0" * 64, "SMlong"))
+    assert "SMlong: decoding stopped at 0 s of audio" in caplog.text and heard.engine == "pocketsphinx"
