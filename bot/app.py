@@ -45,6 +45,7 @@ from bot.storage.factory import make_store, shown_url
 from bot.storage.photo_store import make_photo_store
 from bot.storage.protocols import BillingBotStore, off_loop
 from bot.storage.records import PENDING
+from bot.voice.engines import make_voice_notes
 from bot.workqueue.setup import with_work_queue, work_workers
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,8 @@ def create_app(settings: BotSettings | None = None) -> FastAPI:
             store, Advisor(coach, tables, Learning(store)), tables, ask_back, photos, plans, billing.commands, calendar
         )
         analyser = MealAnalyser(settings, store, ledger, media, analysis, ask_back, photos)
-        service = BotService(settings, store, ledger, analyser, delivery, conversation)
+        voice = await off_loop(make_voice_notes, settings, store, ledger, http, auth, photos)
+        service = BotService(settings, store, ledger, analyser, delivery, conversation, voice)
         # retries and REST sends: the in-process worker, or with BOT_WORK_QUEUE=sqs a consumer and a sweep
         worker = work_workers(settings, store, service, delivery, MediaPurge(settings, store, messenger))
         app.state.settings, app.state.store, app.state.service, app.state.worker = settings, store, service, worker

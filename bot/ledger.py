@@ -19,7 +19,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.settings import BotSettings, TierLimits
-from bot.storage.protocols import BillingStore, UsageStore
+from bot.storage.protocols import BillingStore, EventStore, UsageStore
 from bot.storage.records import Bucket, UserRecord
 
 
@@ -68,8 +68,8 @@ class Costs:
         return self.ai_usd + self.vision_usd + self.messaging_usd
 
 
-class LedgerStore(UsageStore, BillingStore, Protocol):
-    """The counters, and the replies delivered (for the messaging cost)."""
+class LedgerStore(UsageStore, BillingStore, EventStore, Protocol):
+    """The counters, the replies delivered (for the messaging cost) and the events (voice notes' seconds)."""
 
 
 _HIT_NAMES = {"meal_plans_generated": "meal_plans", "calendar_syncs": "calendar_syncs"}
@@ -173,6 +173,21 @@ class Ledger:
         if cost_usd > 0:
             buckets = self._buckets(user, now, {"day": None, "month": None})
             self.store.add_usage(user.id, buckets, {"ai_cost_micro_usd": round(cost_usd * 1_000_000)})
+
+    def record_voice(self, user: UserRecord, seconds: float, cost_usd: float, now: datetime) -> None:
+        """A voice note transcribed (bot/voice): its cost counts with the AI's, so the daily cost cap covers it; its
+        seconds are in the note's `transcribed` event (`voice_usage` sums them)."""
+        if cost_usd > 0:
+            buckets = self._buckets(user, now, {"day": None, "month": None})
+            self.store.add_usage(user.id, buckets, {"ai_cost_micro_usd": round(cost_usd * 1_000_000)})
+
+    def voice_usage(self, user: UserRecord, period: str, key: str) -> tuple[float, float]:
+        """(seconds of voice notes, their transcription cost in USD) in the user's local day or month `key`."""
+        start, end = period_bounds(period, key, user.timezone)
+        events = [
+            e for e in self.store.events_of_kind(("transcribed",), since=start) if e.user_id == user.id and e.at < end
+        ]
+        return sum(e.detail.get("seconds", 0.0) for e in events), sum(e.detail.get("cost_usd", 0.0) for e in events)
 
     def ai_tokens_left(self, user: UserRecord, now: datetime) -> int:
         """The month's AI tokens left; none past the daily cost cap."""

@@ -66,6 +66,22 @@ DEFAULT_TIERS: dict[str, TierLimits] = {
 }
 
 DEFAULT_MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "image/avif")
+# Voice notes (bot/voice): WhatsApp sends OGG/Opus; other apps and SMS/MMS send AMR, MP3, M4A, WAV...
+DEFAULT_VOICE_TYPES = (
+    "audio/ogg",
+    "audio/opus",
+    "audio/amr",
+    "audio/mpeg",
+    "audio/mp3",
+    "audio/mp4",
+    "audio/m4a",
+    "audio/x-m4a",
+    "audio/aac",
+    "audio/wav",
+    "audio/x-wav",
+    "audio/webm",
+    "audio/flac",
+)
 
 
 class BotSettings(BaseSettings):
@@ -323,6 +339,27 @@ class BotSettings(BaseSettings):
         10.0, ge=0, description="the sweep re-enqueues only what has been due this long (the queue had its chance)"
     )
     # --- end of work queue ---
+    # --- voice notes (bot/voice): transcribed, then read like a typed message ---
+    voice_engine: Literal["off", "pocketsphinx", "whisper", "transcribe"] = Field(
+        "pocketsphinx",
+        description="pocketsphinx: offline, the default; whisper: faster-whisper on voice_whisper_model; "
+        "transcribe: Amazon Transcribe (needs an s3:// photo_store, where the notes are kept); off: not listened to",
+    )
+    voice_types: tuple[str, ...] = DEFAULT_VOICE_TYPES
+    voice_max_seconds: float = Field(60.0, gt=0, description="longer notes are refused with a reply saying so")
+    voice_max_bytes: int = Field(5 * 1024 * 1024, gt=0)
+    voice_silence_db: float = Field(-45.0, lt=0, description="a note whose speech level is below this is silence")
+    voice_sphinx_search: Literal["grammar", "ngram"] = Field(
+        "grammar", description="pocketsphinx's language: our JSGF grammar, or a trigram model of the same sentences"
+    )
+    voice_whisper_model: Path | None = Field(
+        None, description="a faster-whisper (CTranslate2) model folder on disk; never downloaded"
+    )
+    voice_language: str = Field("en-US", description="Amazon Transcribe's LanguageCode")
+    voice_transcribe_vocabulary: str | None = Field(None, description="a Transcribe custom vocabulary name")
+    voice_transcribe_timeout_s: float = Field(60.0, gt=0, description="a slower job is retried later")
+    voice_transcribe_usd_per_minute: float = Field(0.024, ge=0, description="Amazon Transcribe's price (per second)")
+    # --- end of voice notes ---
 
     @field_validator("public_url", "serving_url")
     @classmethod

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.calendar.zones import zone_for_phone
@@ -27,6 +27,7 @@ from bot.settings import BotSettings
 from bot.storage.protocols import BotStore, off_loop
 from bot.storage.records import DONE, FAILED, IGNORED, PENDING, REJECTED, MessageRecord, UserRecord, utcnow
 from bot.storage.replies import queue_reply
+from bot.voice.service import VoiceNotes, heard_first
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,10 @@ class BotService:
         analyser: MealAnalyser,
         delivery: Delivery,
         conversation: Conversation,
+        voice: VoiceNotes | None = None,
     ):
         self.conversation = conversation
+        self.voice = voice
         self.settings = settings
         self.store = store
         self.ledger = ledger
@@ -162,6 +165,12 @@ class BotService:
             return await off_loop(self._give_up, message, user)
         if not message.media:
             return await off_loop(self._text, message, user)
+        note = self.voice.note_of(message.media, self.analyser.media.allowed_types) if self.voice else None
+        if note is not None:  # a voice note: its words are handled as a typed message, under "I heard: ..."
+            heard = await self.voice.hear(message, user, note)
+            if isinstance(heard, Outcome):
+                return heard
+            return await off_loop(self._text, replace(message, body=heard.message), user, heard.said)
         if message.photos_reserved == 0:  # not admitted yet (a retry of a message whose first try died early)
             refused = await off_loop(self._admit_photos, message, user)
             if refused is not None:
@@ -188,8 +197,9 @@ class BotService:
         reply = limit_reply(hit, upgrades, url)
         return self._queued(message, REJECTED, reply)
 
-    def _text(self, message: MessageRecord, user: UserRecord) -> Outcome:
-        """A text message, in one transaction: limits, the conversation's effects, the message's state, the reply."""
+    def _text(self, message: MessageRecord, user: UserRecord, heard: str | None = None) -> Outcome:
+        """A text message, in one transaction: limits, the conversation's effects, the message's state, the reply.
+        `heard`: the words of a voice note, quoted above the reply."""
         with self.store.unit_of_work():
             now = utcnow()
             command = parse_command(message.body)
@@ -197,7 +207,7 @@ class BotService:
                 self.store.add_event("ignored", now, message.sid, user.id, detail={"reason": "opted out"})
                 return self._queued(message, IGNORED, None)
             if command in ("stop", "start"):  # always honoured, whatever the limits
-                return self._queued(message, DONE, run_command(command, self.store, user, now))
+                return self._queued(message, DONE, heard_first(heard, run_command(command, self.store, user, now)))
             hit = self.ledger.admit_message(user, now)
             if hit is not None:
                 return self._limited(message, user, hit, now)
@@ -209,7 +219,7 @@ class BotService:
                 self.store.add_event("command", now, message.sid, user.id, detail={"command": turn.intent})
             else:
                 self.store.add_event("text", now, message.sid, user.id, detail={"intent": turn.intent})
-            return self._queued(message, DONE, turn.messages)
+            return self._queued(message, DONE, heard_first(heard, turn.messages))
 
     def _admit_photos(self, message: MessageRecord, user: UserRecord) -> Outcome | None:
         """Opt-out, limits and the photo reservation, in one transaction; an Outcome when the photos are refused."""

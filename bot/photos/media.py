@@ -90,6 +90,7 @@ class MediaFetcher:
         credential_hosts: tuple[str, ...] = TWILIO_CREDENTIAL_HOSTS,
         allow_private: bool = False,
         max_redirects: int = 5,
+        noun: str = "photo",
     ):
         """Args:
             http: the client to download with; it must not use a proxy (the connection goes to a checked address).
@@ -101,6 +102,7 @@ class MediaFetcher:
             credential_hosts: the hosts (of `hosts`) that get `auth`.
             allow_private: allow private, loopback and link-local addresses.
             max_redirects: redirects followed before giving up.
+            noun: what the media is, in what people are told ("photo", "voice note").
 
         Raises:
             ValueError: a host pattern that is not one.
@@ -114,6 +116,7 @@ class MediaFetcher:
         self.credential_hosts = HostList(credential_hosts)
         self.allow_private = allow_private
         self.max_redirects = max_redirects
+        self.noun = noun
         self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0))
 
     def accepts(self, content_type: str | None) -> bool:
@@ -128,7 +131,7 @@ class MediaFetcher:
             MediaUnavailable: network or DNS error, past the deadline, 5xx, 408, 429.
         """
         if not self.accepts(declared_type):
-            raise MediaRejected(f"I can only read photos, and that was {kind_of(declared_type)}")
+            raise MediaRejected(f"I can only read {self.noun}s, and that was {kind_of(declared_type)}")
         try:
             async with asyncio.timeout(self.timeout_s):
                 return await self._follow(url, declared_type)
@@ -157,7 +160,7 @@ class MediaFetcher:
             finally:
                 await response.aclose()
         log.warning("media download of %s: more than %d redirects, the last to %s", url, self.max_redirects, current)
-        raise MediaRejected("I couldn't download that photo (it kept being redirected)")
+        raise MediaRejected(f"I couldn't download that {self.noun} (it kept being redirected)")
 
     async def _checked_addresses(self, url: httpx.URL, host: str) -> list[IPAddress]:
         """The addresses of `url`'s host, after the scheme, host and address checks."""
@@ -205,10 +208,10 @@ class MediaFetcher:
         if response.status_code >= 500 or response.status_code in (408, 429):
             raise MediaUnavailable(f"media download answered {response.status_code}")
         if response.status_code >= 300:
-            raise MediaRejected(f"I couldn't download that photo (error {response.status_code})")
+            raise MediaRejected(f"I couldn't download that {self.noun} (error {response.status_code})")
         actual_type = base_type(response.headers.get("content-type")) or base_type(declared_type)
         if not self.accepts(actual_type):
-            raise MediaRejected(f"I can only read photos, and that was {kind_of(actual_type)}")
+            raise MediaRejected(f"I can only read {self.noun}s, and that was {kind_of(actual_type)}")
         length = response.headers.get("content-length")
         if length and length.isdigit() and int(length) > self.max_bytes:
             raise MediaRejected(self._too_large(human_size(int(length))))
@@ -219,8 +222,8 @@ class MediaFetcher:
                 raise MediaRejected(self._too_large("over " + human_size(self.max_bytes)))
             chunks.append(chunk)
         if size == 0:
-            raise MediaRejected("the photo arrived empty")
+            raise MediaRejected(f"the {self.noun} arrived empty")
         return Photo(b"".join(chunks), actual_type, url)
 
     def _too_large(self, size: str) -> str:
-        return f"that photo is {size}; I can read photos up to {human_size(self.max_bytes)}"
+        return f"that {self.noun} is {size}; I can read {self.noun}s up to {human_size(self.max_bytes)}"

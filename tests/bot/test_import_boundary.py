@@ -19,6 +19,11 @@ BELOW = {
     "bot.personal": ("bot.settings", "bot.storage", "bot.ledger", "bot.chat_text"),
     "bot.photos": ("bot.settings", "bot.storage", "bot.ledger", "bot.chat_text", "bot.gallery", "bot.personal"),
     "bot.coach": ("bot.settings", "bot.storage", "bot.ledger", "bot.chat_text", "bot.gallery", "bot.personal"),
+    # voice notes read what the conversation understands (commands, plans, what was learned) to measure themselves
+    "bot.voice": (
+        *("bot.settings", "bot.storage", "bot.ledger", "bot.chat_text", "bot.photos"),
+        *("bot.coach", "bot.personal", "bot.plans"),
+    ),
 }
 
 
