@@ -369,7 +369,9 @@ class CalendarStore(Protocol):
         """Set (or with None revoke, raising the generation) the feed token's hash; `synced_plan` may come too."""
 
     def set_google(self, user_id: int, now: datetime, **values) -> CalendarPersonRecord:
-        """Change some of google_refresh_token (encrypted), google_calendar_id, google_status, google_synced_plan."""
+        """Change some of google_refresh_token (encrypted), google_calendar_id, google_status, google_synced_plan.
+        A calendar id is set only where none is (None clears it): of two processes that each made one, the first
+        is kept, and the record returned names it."""
 
     def google_connected(self) -> list[int]:
         """The people whose Google Calendar is connected."""

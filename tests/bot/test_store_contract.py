@@ -637,6 +637,10 @@ def test_a_feed_token_names_its_owner_until_revoked_and_the_calendar_settings(st
         "connected",
     )
     assert store.calendar_person(other.id).google_refresh_token is None
+    kept = parallel(lambda: store.set_google(other.id, now, google_calendar_id=f"cal-{next(_sids)}"), 6)
+    assert len({k.google_calendar_id for k in kept}) == 1  # two processes each made one: the first is kept
+    assert store.calendar_person(other.id).google_calendar_id == kept[0].google_calendar_id
+    assert store.set_google(other.id, now, google_calendar_id=None).google_calendar_id is None  # cleared
     with pytest.raises(ValueError):
         store.set_google(user.id, now, feed_token_sha256=first)
     with pytest.raises(ValueError):

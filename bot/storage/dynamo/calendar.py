@@ -6,6 +6,8 @@ DynamoDB (the jobs are `bot.storage.dynamo.jobs`).
   ConditionCheck on `USER#<id>/USER`), so a change racing a delete brings nothing back;
 * the feed token: `FEED#<sha256>/FEED` names its owner, put (under `attribute_not_exists`: one owner per token)
   and the previous one deleted in the transaction that changes the settings, so a revoked link is refused at once;
+* the Google calendar made for the person: set only where none is (`if_not_exists`), so two processes that each
+  made one keep the first, and each learns which from the record returned;
 * people connected to Google: GSI3 `GOOGLE#connected`/<id>, set while `google_status` is `connected`;
 * the latest message: GSI1 `USER#<id>`, whose message keys sort by creation time (`MSG#<created>#<id>`);
 * plans made or changed since a time: GSI4 `PLANS`/<updated_at>, written with every plan change
@@ -42,10 +44,15 @@ def _person(user_id: int, item: dict | None) -> CalendarPersonRecord:
     )
 
 
+def _value(name: str) -> str:
+    # a calendar id is set only where none is: of two processes that each made one, the first is kept
+    return f"if_not_exists(#{name}, :{name})" if name == "google_calendar_id" else f":{name}"
+
+
 def _settings_update(user_id: int, now: datetime, changes: dict, condition: str | None = None, **seen) -> dict:
     """An Update of the person's settings item (made on first use) for a transaction: `changes` (None removes)."""
     changes = {"type": "calendar_person", "user_id": user_id, "updated_at": when(now), **changes}
-    sets = [f"#{k} = :{k}" for k, v in changes.items() if v is not None]
+    sets = [f"#{k} = {_value(k)}" for k, v in changes.items() if v is not None]
     if "feed_generation" not in changes:
         sets.append("#feed_generation = if_not_exists(#feed_generation, :zero)")
     removes = [f"#{k}" for k, v in changes.items() if v is None]

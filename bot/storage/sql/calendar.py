@@ -172,6 +172,8 @@ class SqlCalendar(SqlBase):
             raise ValueError(f"set_google takes {sorted(_GOOGLE)}, not {sorted(set(values) - _GOOGLE)}")
         with self._tx() as s:
             row = self._person_row(s, user_id, now)
+            if values.get("google_calendar_id") and row.google_calendar_id:
+                values.pop("google_calendar_id")  # the first calendar made is kept (two processes made one each)
             for key, value in values.items():
                 setattr(row, key, value)
             s.flush()
