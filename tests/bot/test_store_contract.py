@@ -611,9 +611,14 @@ def test_a_feed_token_names_its_owner_until_revoked_and_the_calendar_settings(st
     assert store.feed_owner(first) == user.id and store.feed_owner(second) is None
     synced = store.set_feed(user.id, first, now, synced_plan="7@2026-12-03")
     assert (synced.feed_token_sha256, synced.synced_plan, synced.feed_generation) == (first, "7@2026-12-03", 0)
+    assert store.feed_synced(user.id, first, "8@2026-12-03", now) is True
+    assert store.calendar_person(user.id).synced_plan == "8@2026-12-03"
     revoked = store.set_feed(user.id, None, now)
     assert (revoked.feed_token_sha256, revoked.feed_generation) == (None, 1)  # the next link is a new one
     assert store.feed_owner(first) is None
+    assert store.feed_synced(user.id, first, "9@2026-12-03", now) is False  # a fetch racing the revoke
+    assert store.calendar_person(user.id).feed_token_sha256 is None and store.feed_owner(first) is None
+    assert store.feed_synced(other.id, first, "9@2026-12-03", now) is False  # no settings at all
     assert store.set_feed(user.id, None, now).feed_generation == 1  # nothing to revoke
     store.set_feed(user.id, second, now)
     store.set_feed(user.id, third, now)  # a new link replaces the last

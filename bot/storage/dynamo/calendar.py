@@ -135,6 +135,18 @@ class DynamoCalendar(DynamoBase):
             # the token changed meanwhile (another request of theirs): read it again
         raise RuntimeError(f"could not set the calendar feed of user {user_id}: it kept changing")
 
+    def feed_synced(self, user_id: int, token_sha256: str, synced_plan: str, now: datetime) -> bool:
+        done = self.table.update(
+            user_pk(user_id),
+            "CALENDAR",
+            "SET synced_plan = :plan, updated_at = :now",
+            "feed_token_sha256 = :token",
+            plan=synced_plan,
+            now=when(now),
+            token=token_sha256,
+        )
+        return done is not None
+
     def set_google(self, user_id: int, now: datetime, **changes) -> CalendarPersonRecord:
         if set(changes) - _GOOGLE:
             raise ValueError(f"set_google takes {sorted(_GOOGLE)}, not {sorted(set(changes) - _GOOGLE)}")
