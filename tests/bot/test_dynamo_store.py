@@ -3,6 +3,8 @@ bot end to end on it (webhook → analysis → meal → reply) against a DynamoD
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import boto3
 import pytest
 from dynamodb_server import dynamodb_endpoint, table_url
@@ -157,3 +159,24 @@ def test_a_phone_claim_left_by_a_dead_delete_does_not_block_the_number(dynamodb_
     assert store.table.get("PHONE#+15550010", "PHONE") is not None and store.user_by_phone("+15550010") is None
     again = store.get_or_create_user("+15550010", "free", "UTC")
     assert again.id != user.id and store.user_by_phone("+15550010") == again
+
+
+def test_a_claim_from_a_stale_index_copy_never_takes_a_job_someone_holds(dynamodb_endpoint, monkeypatch):
+    """GSI2 is eventually consistent: a scheduler may read a job's old copy (due, or under an expired lease) after
+    another took it. Its conditional update on the item refuses, whatever the copy says."""
+    store = DynamoStore(table_url(dynamodb_endpoint))
+    store.create_tables()
+    now, lease = utcnow(), utcnow() + timedelta(seconds=30)
+    user = store.get_or_create_user("+15550012", "free", "UTC")
+    for key in ("cooking:due", "cooking:sending"):
+        store.schedule_job(key, user.id, "cooking", now, {}, now)
+    sending = next(j for j in store.jobs(user.id) if j.key == "cooking:sending")
+    store.claim_due_jobs(now, now, 10)  # both leased until `now`: the sending one's lease runs out at once
+    store.finish_job(next(j for j in store.jobs(user.id) if j.key == "cooking:due").id, "pending", now, due_at=now)
+    stale = list(store.table.query("DUE#JOB", index="GSI2"))  # the copies a slow index still serves
+    later = now + timedelta(seconds=1)
+    assert sorted(j.key for j in store.claim_due_jobs(later, lease, 10)) == ["cooking:due", "cooking:sending"]
+    real = store.table.query
+    monkeypatch.setattr(store.table, "query", lambda pk, **kw: iter(stale) if pk == "DUE#JOB" else real(pk, **kw))
+    assert store.claim_due_jobs(later + timedelta(seconds=1), lease, 10) == []  # both held by the first
+    assert {j.id: j.attempts for j in store.jobs(user.id)}[sending.id] == 2
