@@ -304,15 +304,15 @@ def costs(
 
     from bot.ledger import Ledger
     from bot.ops.costs import day_costs, report
+    from bot.storage.factory import make_store
     from bot.storage.records import utcnow
-    from bot.storage.sql.store import SqlStore
 
     try:
         key = date.fromisoformat(day).isoformat() if day else utcnow().strftime("%Y-%m-%d")
     except ValueError:
         raise fail(f"--day {day!r} is not a date like 2026-12-01") from None
     settings = BotSettings()
-    store = SqlStore(database(database_url))
+    store = make_store(database(database_url))
     try:
         lines = report(day_costs(store, Ledger(store, settings), key), settings, key)
     finally:
@@ -330,11 +330,11 @@ def analytics_export(
     BOT_ANALYTICS_HASH_KEY (refused without one); no phone number, name, exact date or free text."""
     from bot.ops.analytics import AnalyticsKeyMissing, export
     from bot.personal.questions import Questions
+    from bot.storage.factory import make_store
     from bot.storage.records import utcnow
-    from bot.storage.sql.store import SqlStore
 
     settings = BotSettings()
-    store = SqlStore(database(database_url))
+    store = make_store(database(database_url))
     try:
         questions, now = Questions(store), utcnow()
         done = export(store, settings, out, lambda user_id: questions.stage(store.get_user(user_id), now))

@@ -147,7 +147,8 @@ class Feeds:
                 if person.synced_plan != version:
                     synced = self.ledger.reserve_calendar_sync(user, now) is None
                     if synced:
-                        self.store.set_feed(user_id, person.feed_token_sha256, now, synced_plan=version)
+                        # only while this token is still theirs: a revoke racing this fetch stays revoked
+                        self.store.feed_synced(user_id, token_hash(token), version, now)
         learned = self.store.personal_preferences(user_id)
         return build_calendar(user, plan, self.settings, learned, self.minutes_of, synced)
 

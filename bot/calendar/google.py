@@ -251,15 +251,13 @@ class GoogleCalendar:
         return SyncResult(created, updated, deleted)
 
     def _keep_calendar(self, service, user_id: int, made: str, now: datetime) -> str:
-        """Keep the calendar just made unless another process made one first (one transaction: on SQLite it holds
-        the write lock from its start); the spare one is deleted."""
-        with self.store.unit_of_work():
-            first = self.store.calendar_person(user_id).google_calendar_id
-            if not first:
-                self.store.set_google(user_id, now, google_calendar_id=made)
-                return made
+        """Keep the calendar just made unless another process made one first (the store sets a calendar id only
+        where none is, atomically on SQL and DynamoDB alike); the spare one is deleted."""
+        kept = self.store.set_google(user_id, now, google_calendar_id=made).google_calendar_id
+        if kept == made:
+            return made
         service.calendars().delete(calendarId=made).execute()
-        return first
+        return kept
 
     def _delete_stale(self, events, calendar_id: str, user_id: int, plan, kept: set[str]) -> int:
         """A re-planned week with fewer days: the cooking events of the days no longer planned go."""

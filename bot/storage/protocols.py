@@ -368,8 +368,14 @@ class CalendarStore(Protocol):
     def set_feed(self, user_id: int, token_sha256: str | None, now: datetime, **values) -> CalendarPersonRecord:
         """Set (or with None revoke, raising the generation) the feed token's hash; `synced_plan` may come too."""
 
+    def feed_synced(self, user_id: int, token_sha256: str, synced_plan: str, now: datetime) -> bool:
+        """Note `synced_plan` as counted a sync, only while `token_sha256` is still the person's feed token (a
+        fetch racing a revoke never brings the revoked link back). False when it is not."""
+
     def set_google(self, user_id: int, now: datetime, **values) -> CalendarPersonRecord:
-        """Change some of google_refresh_token (encrypted), google_calendar_id, google_status, google_synced_plan."""
+        """Change some of google_refresh_token (encrypted), google_calendar_id, google_status, google_synced_plan.
+        A calendar id is set only where none is (None clears it): of two processes that each made one, the first
+        is kept, and the record returned names it."""
 
     def google_connected(self) -> list[int]:
         """The people whose Google Calendar is connected."""

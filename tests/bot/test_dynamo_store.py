@@ -3,6 +3,8 @@ bot end to end on it (webhook → analysis → meal → reply) against a DynamoD
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import boto3
 import pytest
 from dynamodb_server import dynamodb_endpoint, table_url
@@ -87,6 +89,8 @@ def test_a_delete_that_dies_midway_is_finished_by_running_it_again(dynamodb_endp
         )
         store.add_event("received", now, message.sid, user.id)
         store.save_meal(message.id, user.id, "2026-12-03", now, [], {}, [])
+        store.schedule_job(f"cooking:{user.id}:{i}", user.id, "cooking", now, {}, now)
+    store.set_feed(user.id, "f" * 64, now)
     real = store.table.delete_all
 
     def dies_halfway(keys):
@@ -101,7 +105,47 @@ def test_a_delete_that_dies_midway_is_finished_by_running_it_again(dynamodb_endp
     store.delete_user(user.id)
     assert store.export_user(user.id)["user"] is None
     assert not any(v for v in store.export_user(user.id).values() if isinstance(v, list))
+    # the pointers outside the person's partition went too: job keys, jobs by id, the feed token
+    assert [store.table.get(f"JOBKEY#cooking:{user.id}:{i}", "JOBKEY") for i in range(3)] == [None] * 3
+    assert store.feed_owner("f" * 64) is None and not list(store.table.scan("job_pointer"))
     assert store.get_or_create_user("+15550009", "free", "UTC").id != user.id
+
+
+def test_a_job_key_left_by_a_dead_delete_is_freed_when_the_key_is_scheduled_again(dynamodb_endpoint):
+    store = DynamoStore(table_url(dynamodb_endpoint))
+    store.create_tables()
+    now = utcnow()
+    user = store.get_or_create_user("+15550011", "free", "UTC")
+    store.schedule_job("checkin:x", user.id, "checkin", now, {}, now)
+    store.table.delete(f"USER#{user.id}", "JOB#checkin:x")  # the delete died after the job, before its key
+    assert store.schedule_job("checkin:x", user.id, "checkin", now, {"again": True}, now) is True
+    [job] = store.jobs(user.id)
+    assert job.payload == {"again": True} and store.claim_due_jobs(now, now, 10)[0].id == job.id
+
+
+def test_the_costs_report_reads_dynamodb(dynamodb_endpoint, monkeypatch):
+    from bot.ledger import Ledger, period_keys
+    from bot.settings import BotSettings
+
+    url = table_url(dynamodb_endpoint, page_size=2)
+    store = DynamoStore(url)
+    store.create_tables()
+    settings = BotSettings(vision_cost_usd_per_photo=0.01)
+    ledger, now, people = Ledger(store, settings), utcnow(), []
+    for i, ai_usd in enumerate((0.3, 0.01, 0.02)):
+        user = store.get_or_create_user(f"+1555030{i}", "free", "UTC")
+        ledger.record_ai_usage(user, 100, 50, ai_usd, now)
+        people.append(user)
+    assert ledger.reserve_photos(people[0], 1, now) is None
+    monkeypatch.setenv("BOT_COST_ALERT_PERSON_USD", "0.25")
+    monkeypatch.setenv("BOT_VISION_COST_USD_PER_PHOTO", "0.01")
+    day = period_keys(now, "UTC")["day"]
+    result = CliRunner().invoke(admin, ["costs", "--day", day, "--database-url", url])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"costs on {day}: $0.3400 for 3 people") and "vision $0.0100" in lines[0]
+    heavy = next(line for line in lines if f"user {people[0].id} " in line)
+    assert "total $0.3100" in heavy and "over the alert" in heavy and "+15550300" not in result.output
 
 
 def test_a_phone_claim_left_by_a_dead_delete_does_not_block_the_number(dynamodb_endpoint, monkeypatch):
@@ -115,3 +159,24 @@ def test_a_phone_claim_left_by_a_dead_delete_does_not_block_the_number(dynamodb_
     assert store.table.get("PHONE#+15550010", "PHONE") is not None and store.user_by_phone("+15550010") is None
     again = store.get_or_create_user("+15550010", "free", "UTC")
     assert again.id != user.id and store.user_by_phone("+15550010") == again
+
+
+def test_a_claim_from_a_stale_index_copy_never_takes_a_job_someone_holds(dynamodb_endpoint, monkeypatch):
+    """GSI2 is eventually consistent: a scheduler may read a job's old copy (due, or under an expired lease) after
+    another took it. Its conditional update on the item refuses, whatever the copy says."""
+    store = DynamoStore(table_url(dynamodb_endpoint))
+    store.create_tables()
+    now, lease = utcnow(), utcnow() + timedelta(seconds=30)
+    user = store.get_or_create_user("+15550012", "free", "UTC")
+    for key in ("cooking:due", "cooking:sending"):
+        store.schedule_job(key, user.id, "cooking", now, {}, now)
+    sending = next(j for j in store.jobs(user.id) if j.key == "cooking:sending")
+    store.claim_due_jobs(now, now, 10)  # both leased until `now`: the sending one's lease runs out at once
+    store.finish_job(next(j for j in store.jobs(user.id) if j.key == "cooking:due").id, "pending", now, due_at=now)
+    stale = list(store.table.query("DUE#JOB", index="GSI2"))  # the copies a slow index still serves
+    later = now + timedelta(seconds=1)
+    assert sorted(j.key for j in store.claim_due_jobs(later, lease, 10)) == ["cooking:due", "cooking:sending"]
+    real = store.table.query
+    monkeypatch.setattr(store.table, "query", lambda pk, **kw: iter(stale) if pk == "DUE#JOB" else real(pk, **kw))
+    assert store.claim_due_jobs(later + timedelta(seconds=1), lease, 10) == []  # both held by the first
+    assert {j.id: j.attempts for j in store.jobs(user.id)}[sending.id] == 2

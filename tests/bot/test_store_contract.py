@@ -13,7 +13,17 @@ from dynamodb_server import dynamodb_endpoint, table_url
 
 from bot.storage.factory import make_store
 from bot.storage.protocols import SubscriptionRecord
-from bot.storage.records import DONE, FAILED, PENDING, Bucket, ItemRecord, MediaRef, utcnow
+from bot.storage.records import (
+    DONE,
+    FAILED,
+    PENDING,
+    Bucket,
+    CalendarPersonRecord,
+    ItemRecord,
+    LastInbound,
+    MediaRef,
+    utcnow,
+)
 
 PAGE = 2
 __all__ = ["dynamodb_endpoint"]  # the fixture, imported for pytest
@@ -493,3 +503,199 @@ def test_people_page_by_id_and_the_ledger_of_everyone(store):
     window = (now - timedelta(seconds=1), now + timedelta(seconds=1))
     assert store.replies_sent_by_user(*window, "Europe/Berlin") == {berlin.id: 1}
     assert store.replies_sent_by_user(*window, "UTC") == {ids[0]: 1}
+
+
+# scheduled messages and each person's calendar settings (CalendarStore)
+def test_a_job_is_scheduled_once_per_key_and_a_replan_moves_only_a_pending_one(store):
+    user, now = person(store), utcnow()
+    due = now + timedelta(hours=1)
+    key = f"checkin:{user.id}:2026-11-30"
+    added = parallel(lambda: store.schedule_job(key, user.id, "checkin", due, {"week": 1}, now), 8)
+    assert sum(added) == 1
+    [job] = store.jobs(user.id)
+    assert (job.key, job.kind, job.due_at, job.payload, job.status, job.attempts) == (
+        key,
+        "checkin",
+        due,
+        {"week": 1},
+        "pending",
+        0,
+    )
+    later = due + timedelta(minutes=30)
+    assert store.schedule_job(key, user.id, "checkin", later, {"week": 2}, now) is False  # re-planned: moved
+    moved = store.jobs(user.id)[0]
+    assert (moved.id, moved.due_at, moved.payload, moved.status) == (job.id, later, {"week": 2}, "pending")
+    [claimed] = store.claim_due_jobs(later, later + timedelta(seconds=30), 10)
+    store.finish_job(claimed.id, "sent", later, twilio_sid="SMjob1")
+    assert store.schedule_job(key, user.id, "checkin", later + timedelta(hours=1), {"week": 3}, now) is False
+    sent = store.jobs(user.id)[0]  # one already sent stays sent, at its time, with its words
+    assert (sent.status, sent.due_at, sent.payload, sent.twilio_sid) == ("sent", later, {"week": 2}, "SMjob1")
+    other = person(store, "+15550002")
+    assert store.schedule_job(key, other.id, "checkin", due, {}, now) is False  # a key is one job in all the store
+    assert store.jobs(other.id) == []
+
+
+def test_due_jobs_are_claimed_once_by_racing_schedulers_and_again_when_a_lease_runs_out(store):
+    user, now = person(store), utcnow()
+    keys = [f"cooking:{user.id}:2026-11-30:{i}" for i in range(2 * PAGE + 3)]
+    for i, key in enumerate(keys):
+        store.schedule_job(key, user.id, "cooking", now - timedelta(minutes=i), {"i": i}, now)
+    store.schedule_job(f"cooking:{user.id}:later", user.id, "cooking", now + timedelta(hours=1), {}, now)
+    lease = now + timedelta(seconds=30)
+    batches = parallel(lambda: store.claim_due_jobs(now, lease, 2), 12, workers=6)
+    claimed = {job.key: job for batch in batches for job in batch}
+    assert sorted(job.key for batch in batches for job in batch) == sorted(keys)  # each one, once
+    assert {(j.status, j.attempts, j.unknown_since) for j in claimed.values()} == {("sending", 1, None)}
+    assert store.claim_due_jobs(now + timedelta(seconds=10), lease, 10) == []  # all leased
+    dying, crashed, *done = (claimed[k] for k in keys)
+    for job in done:
+        store.finish_job(job.id, "sent", now, twilio_sid=f"SM{job.id}")
+    store.job_sending(dying.id, "Time to cook", "text", now, lease)  # written before the Twilio call, then it died
+    after = lease + timedelta(seconds=1)
+    retakes = parallel(lambda: store.claim_due_jobs(after, after + timedelta(seconds=30), 10), 6, workers=6)
+    again = [job for batch in retakes for job in batch]
+    assert sorted(j.key for j in again) == sorted([dying.key, crashed.key])  # taken again, each once
+    retaken = {j.key: j for j in again}
+    assert retaken[dying.key].unknown_since == now and retaken[dying.key].attempts == 2
+    assert (retaken[dying.key].body, retaken[dying.key].via) == ("Time to cook", "text")
+    assert retaken[crashed.key].unknown_since is None  # nothing was being sent: nothing to look up
+    # still unknown (Twilio's lookup failed): it stays sending, and is taken again when its new lease ends
+    store.finish_job(dying.id, "sending", after, lease_until=after + timedelta(seconds=20), last_error="lookup failed")
+    store.finish_job(crashed.id, "pending", after, due_at=after + timedelta(minutes=1), last_error="quiet hours")
+    assert store.claim_due_jobs(after + timedelta(seconds=19), after + timedelta(minutes=5), 10) == []
+    [looked_up] = store.claim_due_jobs(after + timedelta(seconds=21), after + timedelta(minutes=10), 10)
+    assert looked_up.id == dying.id and looked_up.unknown_since == now and looked_up.attempts == 3
+    [retry] = store.claim_due_jobs(after + timedelta(minutes=6), after + timedelta(minutes=7), 10)
+    assert retry.id == crashed.id and retry.unknown_since is None and retry.attempts == 3
+    store.finish_job(retry.id, "skipped", after, last_error="opted out")
+    assert {j.key: j.status for j in store.jobs(user.id)}[crashed.key] == "skipped"
+    with pytest.raises(KeyError):
+        store.finish_job(999_999, "sent", now)
+    with pytest.raises(ValueError):
+        store.finish_job(retry.id, "lost", now)
+    with pytest.raises(ValueError):
+        store.finish_job(retry.id, "sent", now, body="x")
+
+
+def test_a_replan_cancels_the_pending_jobs_it_no_longer_wants(store):
+    user, other, now = person(store), person(store, "+15550002"), utcnow()
+    soon, prefix = now + timedelta(hours=1), f"cooking:{user.id}:2026-11-30:"
+    mon, tue, wed, thu = (f"{prefix}{day}:dinner" for day in ("mon", "tue", "wed", "thu"))
+    for key in (mon, tue, wed, thu):
+        store.schedule_job(key, user.id, "cooking", soon, {}, now)
+    next_week = f"cooking:{user.id}:2026-12-07:mon:dinner"
+    store.schedule_job(next_week, user.id, "cooking", soon, {}, now)
+    theirs = f"cooking:{other.id}:2026-11-30:mon:dinner"
+    store.schedule_job(theirs, other.id, "cooking", soon, {}, now)
+    sent = next(j for j in store.jobs(user.id) if j.key == wed)
+    store.finish_job(sent.id, "sent", now, twilio_sid="SMwed")
+    assert store.cancel_jobs(user.id, prefix, {mon}, now) == 2  # tue and thu; wed was sent
+    assert {j.key: j.status for j in store.jobs(user.id)} == {
+        mon: "pending",
+        tue: "cancelled",
+        wed: "sent",
+        thu: "cancelled",
+        next_week: "pending",
+    }
+    assert [j.status for j in store.jobs(other.id)] == ["pending"]
+    due = store.claim_due_jobs(soon, soon + timedelta(seconds=30), 10)
+    assert sorted(j.key for j in due) == sorted([mon, next_week, theirs])  # a cancelled job is never sent
+    assert store.schedule_job(tue, user.id, "cooking", soon + timedelta(minutes=5), {}, now) is False
+    assert {j.key: j.status for j in store.jobs(user.id)}[tue] == "pending"  # planned again: back on
+
+
+def test_a_feed_token_names_its_owner_until_revoked_and_the_calendar_settings(store):
+    user, other, now = person(store), person(store, "+15550002"), utcnow()
+    first, second, third = ("a" * 64, "b" * 64, "c" * 64)
+    assert store.calendar_person(user.id) == CalendarPersonRecord(user.id)
+    assert store.set_feed(user.id, first, now).feed_token_sha256 == first
+    assert store.feed_owner(first) == user.id and store.feed_owner(second) is None
+    synced = store.set_feed(user.id, first, now, synced_plan="7@2026-12-03")
+    assert (synced.feed_token_sha256, synced.synced_plan, synced.feed_generation) == (first, "7@2026-12-03", 0)
+    assert store.feed_synced(user.id, first, "8@2026-12-03", now) is True
+    assert store.calendar_person(user.id).synced_plan == "8@2026-12-03"
+    revoked = store.set_feed(user.id, None, now)
+    assert (revoked.feed_token_sha256, revoked.feed_generation) == (None, 1)  # the next link is a new one
+    assert store.feed_owner(first) is None
+    assert store.feed_synced(user.id, first, "9@2026-12-03", now) is False  # a fetch racing the revoke
+    assert store.calendar_person(user.id).feed_token_sha256 is None and store.feed_owner(first) is None
+    assert store.feed_synced(other.id, first, "9@2026-12-03", now) is False  # no settings at all
+    assert store.set_feed(user.id, None, now).feed_generation == 1  # nothing to revoke
+    store.set_feed(user.id, second, now)
+    store.set_feed(user.id, third, now)  # a new link replaces the last
+    assert store.feed_owner(second) is None and store.feed_owner(third) == user.id
+    moved = store.set_timezone(user.id, "Europe/Berlin", "person", now)
+    assert moved.timezone == "Europe/Berlin" and store.get_user(user.id) == moved
+    settings = store.calendar_person(user.id)
+    assert (settings.zone_source, settings.feed_token_sha256, settings.feed_generation) == ("person", third, 1)
+    with pytest.raises(KeyError):
+        store.set_timezone(999_999, "UTC", "person", now)
+    store.set_google(user.id, now, google_refresh_token=b"\x00sealed", google_calendar_id="cal-1")
+    store.set_google(user.id, now, google_status="connected")
+    store.set_google(other.id, now, google_status="connected")
+    assert sorted(store.google_connected()) == sorted([user.id, other.id])
+    store.set_google(other.id, now, google_refresh_token=None, google_status="revoked")
+    assert store.google_connected() == [user.id]
+    google = store.calendar_person(user.id)
+    assert (google.google_refresh_token, google.google_calendar_id, google.google_status) == (
+        b"\x00sealed",
+        "cal-1",
+        "connected",
+    )
+    assert store.calendar_person(other.id).google_refresh_token is None
+    kept = parallel(lambda: store.set_google(other.id, now, google_calendar_id=f"cal-{next(_sids)}"), 6)
+    assert len({k.google_calendar_id for k in kept}) == 1  # two processes each made one: the first is kept
+    assert store.calendar_person(other.id).google_calendar_id == kept[0].google_calendar_id
+    assert store.set_google(other.id, now, google_calendar_id=None).google_calendar_id is None  # cleared
+    with pytest.raises(ValueError):
+        store.set_google(user.id, now, feed_token_sha256=first)
+    with pytest.raises(ValueError):
+        store.set_feed(user.id, None, now, google_status="connected")
+
+
+def test_the_latest_message_and_the_plans_changed_since_a_time(store):
+    user, now = person(store), utcnow()
+    assert store.last_inbound(user.id) is None
+    inbound(store, user, now=now - timedelta(hours=1))
+    store.record_inbound("SMolder", user.id, "sms:+1", "sms:+2", "hi", [], DONE, now - timedelta(hours=2), None)
+    assert store.last_inbound(user.id) == LastInbound(
+        f"whatsapp:{user.phone}", "whatsapp:+1415", now - timedelta(hours=1)
+    )
+    first = store.save_plan(user.id, "2026-11-30", "2026-11-30", {"days": 1}, {}, now)
+    second = store.save_plan(user.id, "2026-12-07", "2026-12-07", {"days": 2}, {}, now + timedelta(seconds=1))
+    assert [p.id for p in store.plans_changed_since(now - timedelta(seconds=1))] == [first.id, second.id]
+    assert store.plans_changed_since(now + timedelta(seconds=1)) == []  # strictly after
+    store.update_plan(first.id, now + timedelta(seconds=2), have=["rice"])
+    changed = store.plans_changed_since(now + timedelta(seconds=1))
+    assert [(p.id, p.have) for p in changed] == [(first.id, ("rice",))]
+    store.save_plan(user.id, "2026-12-07", "2026-12-08", {"days": 3}, {}, now + timedelta(seconds=3))  # replaced
+    assert [p.plan for p in store.plans_changed_since(now + timedelta(seconds=2))] == [{"days": 3}]
+
+
+def test_delete_user_removes_their_jobs_and_calendar_and_the_export_shows_them(store):
+    user, other, now = person(store), person(store, "+15550002"), utcnow()
+    for who in (user, other):
+        store.schedule_job(f"checkin:{who.id}:2026-11-30", who.id, "checkin", now, {"week": "2026-11-30"}, now)
+        store.set_feed(who.id, f"{who.id:064d}", now)
+        store.set_google(who.id, now, google_refresh_token=b"sealed", google_status="connected")
+    store.set_timezone(user.id, "Europe/Berlin", "person", now)
+    export = store.export_user(user.id)
+    [job] = export["scheduled_messages"]
+    assert job["key"] == f"checkin:{user.id}:2026-11-30" and job["payload"] == {"week": "2026-11-30"}
+    [settings] = export["calendar"]
+    assert settings["zone_source"] == "person" and settings["google_status"] == "connected"
+    assert "feed_token_sha256" not in settings and "google_refresh_token" not in settings  # secrets, not data
+    before_other = store.export_user(other.id)
+
+    store.delete_user(user.id)
+
+    left = store.export_user(user.id)
+    assert left["user"] is None and not any(v for v in left.values() if isinstance(v, list))
+    assert store.jobs(user.id) == [] and store.calendar_person(user.id) == CalendarPersonRecord(user.id)
+    assert store.feed_owner(f"{user.id:064d}") is None and store.feed_owner(f"{other.id:064d}") == other.id
+    assert store.google_connected() == [other.id]
+    assert store.export_user(other.id) == before_other
+    due = store.claim_due_jobs(now + timedelta(seconds=1), now + timedelta(seconds=30), 10)
+    assert [j.user_id for j in due] == [other.id]
+    newcomer = person(store, "+15550003")  # the key is free again
+    assert store.schedule_job(f"checkin:{user.id}:2026-11-30", newcomer.id, "checkin", now, {}, now) is True

@@ -1,7 +1,7 @@
 """Inbound messages, their status and retry lease: `MessageStore` on DynamoDB.
 
 A message is `MSG#<sid>/MSG`: the conditional put on that key is the MessageSid idempotency. Its partition also
-holds its outbox keys (`OUT#<kind>`) and its events (`EV#<id>`). Indexes: GSI1 `USER#<id>`/`MSG#<id>` (the
+holds its outbox keys (`OUT#<kind>`) and its events (`EV#<id>`). Indexes: GSI1 `USER#<id>`/`MSG#<created>#<id>` (the
 person's messages), GSI2 `DUE#MSG`/<when due> while `pending` (the retry worker) or `DEAD#MSG`/<id> once `failed`,
 GSI3 `MSGSTATUS#<status>`/<id> (counts per status).
 """
@@ -77,7 +77,7 @@ class DynamoMessages(DynamoBase):
             "created_at": when(now),
             "updated_at": when(now),
             "GSI1PK": f"USER#{user_id}",
-            "GSI1SK": f"MSG#{pad(message_id)}",
+            "GSI1SK": f"MSG#{when(now)}#{pad(message_id)}",  # newest first by time, as `last_inbound` reads
             **_lists(status, message_id, due),
         }
         if self.table.put(item, "attribute_not_exists(PK)"):

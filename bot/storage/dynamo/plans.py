@@ -2,7 +2,8 @@
 
 In the person's partition: `MEALPREFS`, `PLAN#<week_start>` (one plan a week: a new one replaces it in place),
 `RATING#<id>`. `PLAN#<id>/PLAN` points at a plan by id. A short link is `LINK#<id>/LINK` (the redirect reads it
-by id), found for a person on GSI1 `USER#<id>`/`LINK#<created>`.
+by id), found for a person on GSI1 `USER#<id>`/`LINK#<created>`. Every plan is on GSI4 `PLANS`/<updated_at>: the
+plans made or changed since a time (`plans_changed_since`, bot.calendar's scheduler).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bot.storage.dynamo.table import dumps, encode, pad, parse_when, when
 from bot.storage.records import PlanRating, PlanRecord, ShortLink
 
 _PLAN_UPDATES = frozenset({"plan", "request", "have", "shown"})
+CHANGED = "PLANS"  # GSI4: every plan by the time it was made or last changed (the reminder scheduler's poll)
 
 
 def _plan(item: dict) -> PlanRecord:
@@ -64,8 +66,8 @@ class DynamoPlans(DynamoBase):
             replaced = self.table.update(
                 pk,
                 sk,
-                "SET start_day = :start, #plan = :plan, #request = :request, #have = :have, updated_at = :now "
-                "REMOVE shown",
+                "SET start_day = :start, #plan = :plan, #request = :request, #have = :have, updated_at = :now, "
+                "GSI4PK = :changed, GSI4SK = :now REMOVE shown",
                 "attribute_exists(PK)",
                 {"#plan": "plan", "#request": "request", "#have": "have"},
                 start=start_day,
@@ -73,6 +75,7 @@ class DynamoPlans(DynamoBase):
                 request=dumps(request),
                 have="[]",
                 now=when(now),
+                changed=CHANGED,
             )
             if replaced is not None:
                 return _plan(replaced)
@@ -90,6 +93,8 @@ class DynamoPlans(DynamoBase):
                 "have": "[]",
                 "created_at": when(now),
                 "updated_at": when(now),
+                "GSI4PK": CHANGED,
+                "GSI4SK": when(now),
             }
             pointer = {"PK": f"PLAN#{plan_id}", "SK": "PLAN", "type": "plan_key", "user_pk": pk, "plan_sk": sk}
             if self.table.transact(
@@ -108,7 +113,8 @@ class DynamoPlans(DynamoBase):
         pointer = self.table.get(f"PLAN#{plan_id}", "PLAN")
         if pointer is None:
             raise KeyError(f"no meal plan with id {plan_id}")
-        sets, removes, named, names = ["updated_at = :now"], [], {"now": when(now)}, {}
+        sets, removes, names = ["updated_at = :now", "GSI4PK = :changed", "GSI4SK = :now"], [], {}
+        named = {"now": when(now), "changed": CHANGED}
         for key, value in values.items():
             names[f"#{key}"] = key
             if key == "have":

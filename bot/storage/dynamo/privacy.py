@@ -1,13 +1,14 @@
 """Export and hard delete of everything about one person, and the queue of their media to delete at Twilio:
 `PrivacyStore` on DynamoDB.
 
-A person's items are found in three places: their partition `USER#<id>`, GSI1 `USER#<id>` (messages, replies,
-events, short links), and the partitions of their messages `MSG#<sid>` (outbox keys, events without a user id).
-Pointers elsewhere (`PHONE#`, `PQID#`, `PLAN#`, `SHA#`) are named by those items. A delete is many
-BatchWriteItem calls, not one transaction (a person can hold more than 100 items): it first queues what must be
-deleted elsewhere (Twilio media, the Stripe subscription), deletes the person's item next to last and their phone
-key last, so a delete that dies midway is finished by calling it again, and a half-deleted person is never
-found by their phone (`get_or_create_user` drops a phone key whose person is gone).
+A person's items are found in three places: their partition `USER#<id>` (with their scheduled jobs and calendar
+settings), GSI1 `USER#<id>` (messages, replies, events, short links), and the partitions of their messages
+`MSG#<sid>` (outbox keys, events without a user id). Pointers elsewhere (`PHONE#`, `PQID#`, `PLAN#`, `SHA#`,
+`JOBKEY#`, `JOB#`, `FEED#`) are named by those items. A delete is many BatchWriteItem calls, not one transaction
+(a person can hold more than 100 items): it first queues what must be deleted elsewhere (Twilio media, the Stripe
+subscription), deletes the person's item next to last and their phone key last, so a delete that dies midway is
+finished by calling it again, and a half-deleted person is never found by their phone (`get_or_create_user`
+drops a phone key whose person is gone).
 """
 
 from __future__ import annotations
@@ -69,8 +70,12 @@ _SECTIONS = {
     "short_link": "short_links",
     "personal_preferences": "personal_preferences",
     "subscription": "subscription",
+    "scheduled_job": "scheduled_messages",
+    "calendar_person": "calendar",
     "event": "events",
 }
+# secrets, not the person's data: the feed token's hash and the Google refresh token (as SQL's export leaves out)
+_SECRETS = {"calendar_person": ("feed_token_sha256", "google_refresh_token")}
 
 
 def _ready(item: dict) -> dict:
@@ -109,7 +114,10 @@ class DynamoPrivacy(DynamoBase):
             if kind == "user":
                 export["user"] = _ready(item)
             elif kind in _SECTIONS:
-                export[_SECTIONS[kind]].append(_ready(item))
+                ready = _ready(item)
+                for secret in _SECRETS.get(kind, ()):
+                    ready.pop(secret, None)
+                export[_SECTIONS[kind]].append(ready)
         return export
 
     def delete_user(self, user_id: int) -> DeletedUser:
@@ -151,6 +159,10 @@ class DynamoPrivacy(DynamoBase):
                 keys.append((message_pk(item["message_sid"]), f"OUT#{item['kind']}"))
             elif kind == "stored_photo":
                 keys.append((f"SHA#{item['sha256']}", user_pk(user_id)))
+            elif kind == "scheduled_job":  # its key's claim and its pointer by id, before it (a rerun finds them by it)
+                keys[-1:] = [(f"JOBKEY#{item['key']}", "JOBKEY"), (f"JOB#{int(item['id'])}", "JOB"), keys[-1]]
+            elif kind == "calendar_person" and item.get("feed_token_sha256"):  # the feed link stops at once
+                keys[-1:] = [(f"FEED#{item['feed_token_sha256']}", "FEED"), keys[-1]]
         self.table.delete_all(keys)
         person = next((i for i in items if i.get("type") == "user"), None)
         if person is not None:  # the person, and their count in their tier, together

@@ -20,13 +20,18 @@ Keys (`PK`, `SK`, all strings) and what reads them:
 | Stripe event applied (TTL) | `STRIPEEVENT#<id>` | conditional put = each event applied once |
 | Twilio media / Stripe cancellations to do | `MEDIADEL#<sid>`, `STRIPECANCEL#<id>` | GSI2 work list |
 | who sent a photo | `SHA#<sha256>` / `USER#<id>` | does anybody else have these bytes |
+| scheduled job | `USER#<id>` / `JOB#<key>` | the person's jobs, a re-plan's cancel by key prefix: Query |
+| job key claim, job by id | `JOBKEY#<key>` / `JOBKEY`, `JOB#<id>` / `JOB` | conditional put = one job per key; get |
+| calendar settings, feed token | `USER#<id>` / `CALENDAR`, `FEED#<sha256>` / `FEED` | get; conditional put = one owner |
 | id counters | `COUNTER#<name>` / `COUNTER` | ADD 1: the next id |
 
-Indexes (all projecting ALL): GSI1 owner (`USER#<id>`: messages, replies, events, links of a person: export,
-delete, replies sent, last address); GSI2 work lists (`DUE#MSG`, `DUE#OUT`, `DUE#SUB`, `DUE#MEDIADEL`,
-`DUE#STRIPECANCEL` sorted by a time no later than due; `DEAD#MSG`, `DEAD#OUT` by id); GSI3 (`MSGSTATUS#<status>`,
-`TO#<address>`, `CUSTOMER#<id>`, `USAGEDAY#<day>`, `USAGEMONTH#<month>`, `USERS`); GSI4 (`EVKIND#<kind>` by time,
-`CROPS#EMBEDDED` for the gallery, `OUTSTATUS#<status>`, `SUBS`); the count of people per tier is `TIERS/COUNT`.
+Indexes (all projecting ALL): GSI1 owner (`USER#<id>`: messages by creation time, replies, events, links of a
+person: export, delete, replies sent, last address and last message); GSI2 work lists (`DUE#MSG`, `DUE#OUT`,
+`DUE#SUB`, `DUE#MEDIADEL`, `DUE#STRIPECANCEL`, `DUE#JOB` sorted by a time no later than due; `DEAD#MSG`,
+`DEAD#OUT` by id); GSI3 (`MSGSTATUS#<status>`, `TO#<address>`, `CUSTOMER#<id>`, `USAGEDAY#<day>`,
+`USAGEMONTH#<month>`, `USERS`, `GOOGLE#connected`); GSI4 (`EVKIND#<kind>` by time, `CROPS#EMBEDDED` for the
+gallery, `OUTSTATUS#<status>`, `SUBS`, `PLANS` by the time each plan changed); the count of people per tier is
+`TIERS/COUNT`.
 Scan (by `type`) only in operators' listings of everything: `events()`, `outbound()`, `labelled_examples()`,
 `stored_photos()` without a person. Index reads are eventually
 consistent: every decision that must be exact re-reads the item or writes under a condition.
@@ -39,8 +44,10 @@ Every Query and Scan follows LastEvaluatedKey to the end (or to the items asked 
 from __future__ import annotations
 
 from bot.storage.dynamo.billing import DynamoBilling
+from bot.storage.dynamo.calendar import DynamoCalendar
 from bot.storage.dynamo.events import DynamoEvents
 from bot.storage.dynamo.gallery import DynamoGallery
+from bot.storage.dynamo.jobs import DynamoJobs
 from bot.storage.dynamo.messages import DynamoMessages
 from bot.storage.dynamo.ops import DynamoOps
 from bot.storage.dynamo.outbox import DynamoOutbox
@@ -64,6 +71,8 @@ class DynamoStore(
     DynamoPersonal,
     DynamoBilling,
     DynamoOps,
+    DynamoJobs,
+    DynamoCalendar,
 ):
-    """The DynamoDB implementation of `bot.storage.protocols.BillingBotStore` and `OpsStore`
+    """The DynamoDB implementation of `bot.storage.protocols.BillingBotStore`, `OpsStore` and `CalendarStore`
     (`DynamoStore(dynamodb_url)`)."""

@@ -167,11 +167,23 @@ class SqlCalendar(SqlBase):
             s.flush()
             return _person(user_id, row)
 
+    def feed_synced(self, user_id: int, token_sha256: str, synced_plan: str, now: datetime) -> bool:
+        with self._tx() as s:
+            p = t.CalendarPerson
+            done = s.execute(
+                update(p)
+                .where(p.user_id == user_id, p.feed_token_sha256 == token_sha256)
+                .values(synced_plan=synced_plan, updated_at=now)
+            )
+            return done.rowcount == 1
+
     def set_google(self, user_id: int, now: datetime, **values) -> CalendarPersonRecord:
         if set(values) - _GOOGLE:
             raise ValueError(f"set_google takes {sorted(_GOOGLE)}, not {sorted(set(values) - _GOOGLE)}")
         with self._tx() as s:
             row = self._person_row(s, user_id, now)
+            if values.get("google_calendar_id") and row.google_calendar_id:
+                values.pop("google_calendar_id")  # the first calendar made is kept (two processes made one each)
             for key, value in values.items():
                 setattr(row, key, value)
             s.flush()

@@ -1,4 +1,4 @@
-"""Fixtures of the calendar tests: a real SQLite store, a week's plan as the plan wing stores it, the reminder
+"""Fixtures of the calendar tests: a real store (SQLite; DynamoDB on moto's local server where a test asks), a week's plan as the plan wing stores it, the reminder
 scheduler wired to the LOCAL STAND-IN of Twilio (tests/bot/conftest.py's `twilio_api`) through the real client."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from bot.calendar.week import RecipeMinutes
 from bot.channel.messenger import Messenger
 from bot.ledger import Ledger
 from bot.settings import BotSettings
-from bot.storage.sql.store import SqlStore
+from bot.storage.factory import make_store
+from bot.storage.protocols import CalendarBotStore
 
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -49,7 +50,7 @@ def monday(day: date) -> date:
 @dataclass
 class World:
     settings: BotSettings
-    store: SqlStore
+    store: CalendarBotStore
     reminders: Reminders
     scheduler: ReminderScheduler
     feeds: Feeds
@@ -72,8 +73,9 @@ class World:
 
 @pytest.fixture
 def make_world(tmp_path, repo_root, twilio_api):
-    """`make_world(**settings)`: store, reminders, scheduler and feeds on one SQLite file, Twilio = the stand-in."""
-    made: list[SqlStore] = []
+    """`make_world(**settings)`: store, reminders, scheduler and feeds on one SQLite file (or the database_url
+    given: a `dynamodb://` table is made on first use), Twilio = the stand-in."""
+    made: list[CalendarBotStore] = []
 
     def make(**overrides) -> World:
         values = dict(
@@ -88,7 +90,9 @@ def make_world(tmp_path, repo_root, twilio_api):
             lease_s=30.0,
         )
         settings = BotSettings(**(values | overrides))
-        store = SqlStore(settings.database_url)
+        store = make_store(settings.database_url)
+        if settings.database_url.startswith("dynamodb://"):
+            store.create_tables()  # idempotent: a restarted world finds the table of the first
         store.create_schema()
         made.append(store)
         minutes = RecipeMinutes(settings.recipes_dir)

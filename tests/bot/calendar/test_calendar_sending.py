@@ -1,16 +1,29 @@
 """Scheduled messages through the real Twilio client to the LOCAL STAND-IN: free text within WhatsApp's 24-hour
 window and a template outside it, the weekly check-in with the week's numbers, each job sent exactly once across
-restarts, a crash mid-send and two schedulers at once (real SQLite file)."""
+restarts, a crash mid-send and two schedulers at once (real SQLite file; those three also on DynamoDB, moto's
+server on loopback, two items a page)."""
 
 import json
 import threading
 from datetime import datetime, timedelta
+
+import pytest
+from dynamodb_server import dynamodb_endpoint, table_url
 
 from bot.calendar.reminders import CHECKIN
 from bot.storage.records import ItemRecord
 
 NOW = datetime(2026, 11, 26, 12, 0)  # a Thursday, noon UTC: no one's quiet hours below
 TEMPLATES = {"checkin": "HX" + "c" * 32, "cooking": "HX" + "d" * 32}
+__all__ = ["dynamodb_endpoint"]  # the fixture, imported for pytest
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def database_url(request, tmp_path):
+    """The store every world of a test shares (a restart is a new world on it)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'bot.db'}"
+    return table_url(request.getfixturevalue("dynamodb_endpoint"), page_size=2)
 
 
 def _due_checkin(world, user, now=NOW):
@@ -71,20 +84,20 @@ def test_the_weekly_check_in_carries_the_weeks_numbers_and_schedules_the_next(ma
     assert [(e.user_id, e.detail["job"], e.detail["via"]) for e in events] == [(alice.id, key, "text")]
 
 
-def test_a_job_scheduled_before_a_restart_is_sent_once_after_it(make_world, twilio_api):
-    before = make_world()
+def test_a_job_scheduled_before_a_restart_is_sent_once_after_it(make_world, twilio_api, database_url):
+    before = make_world(database_url=database_url)
     bob = before.person("+447700900031", "Europe/London", wrote_at=NOW - timedelta(hours=1))
     _due_checkin(before, bob)
     before.store.dispose()  # the process ends before the job is due
-    after = make_world()  # a new store and scheduler on the same SQLite file
+    after = make_world(database_url=database_url)  # a new store and scheduler on the same database
     assert _run(after) == ["sent"]
-    again = make_world()
+    again = make_world(database_url=database_url)
     assert _run(again, NOW + timedelta(hours=1)) == []
     assert len(twilio_api.standin.wait_for_messages(1)) == 1
 
 
-def test_a_sender_that_died_mid_send_is_not_sent_twice(make_world, twilio_api):
-    world = make_world()
+def test_a_sender_that_died_mid_send_is_not_sent_twice(make_world, twilio_api, database_url):
+    world = make_world(database_url=database_url)
     carol = world.person("+447700900041", "Europe/London", wrote_at=NOW - timedelta(hours=1))
     _due_checkin(world, carol)
     [job] = world.store.claim_due_jobs(NOW, NOW + timedelta(seconds=30), 16)
@@ -92,7 +105,7 @@ def test_a_sender_that_died_mid_send_is_not_sent_twice(make_world, twilio_api):
     world.store.job_sending(job.id, body, "text", NOW, NOW + timedelta(seconds=30))
     # Twilio took it, then the process died before writing the SID
     twilio_api.standin.record_sent("whatsapp:+447700900041", "whatsapp:+14155238886", body, datetime.now().astimezone())
-    restarted = make_world()
+    restarted = make_world(database_url=database_url)
     later = NOW + timedelta(seconds=31)  # the lease ran out
     assert _run(restarted, later) == ["sent"]
     assert len(twilio_api.standin.messages) == 1
@@ -107,8 +120,8 @@ def test_a_sender_that_died_mid_send_is_not_sent_twice(make_world, twilio_api):
     assert len(twilio_api.standin.wait_for_messages(2)) == 2
 
 
-def test_two_schedulers_at_once_send_each_job_once(make_world, twilio_api):
-    worlds = [make_world(), make_world()]
+def test_two_schedulers_at_once_send_each_job_once(make_world, twilio_api, database_url):
+    worlds = [make_world(database_url=database_url), make_world(database_url=database_url)]
     people = [
         worlds[0].person(f"+4477009005{i:02d}", "Europe/London", wrote_at=NOW - timedelta(hours=1)) for i in range(6)
     ]
