@@ -188,7 +188,7 @@ def test_the_channel_puts_the_coachs_lines_under_a_photo_meal_and_a_failing_coac
         def __init__(self, fails: bool):
             self.fails = fails
 
-        def after_photo(self, user, totals, now, ask):
+        def after_photo(self, user, totals, now, ask, items=()):
             assert (totals, now, ask) == (meal.totals, meal.at, True)
             if self.fails:
                 raise RuntimeError("coach down")
