@@ -49,6 +49,7 @@ from bot.storage.dynamo.personal import DynamoPersonal
 from bot.storage.dynamo.plans import DynamoPlans
 from bot.storage.dynamo.privacy import DynamoPrivacy
 from bot.storage.dynamo.usage import DynamoUsage
+from bot.storage.dynamo.work import DynamoWork
 
 
 class DynamoStore(
@@ -58,6 +59,7 @@ class DynamoStore(
     DynamoMessages,
     DynamoUsage,
     DynamoOutbox,
+    DynamoWork,
     DynamoEvents,
     DynamoPrivacy,
     DynamoPlans,
