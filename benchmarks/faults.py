@@ -132,7 +132,7 @@ def crash(
         return {
             "run": {"people": people, "duration_s": duration, "seed": seed, "workdir": str(workdir)}
             | {"replicas": replicas, "queue": queue, "store": run.store_url, "lease_s": lease_s}
-            | {"bot_log": logs[0] if len(logs) == 1 else logs, "database": str(run.db), **drained},
+            | {"bot_log": logs[0] if len(logs) == 1 else logs, "database": str(run.db or run.store_url), **drained},
             "sent": len(traffic.sent),
             "client_retries": sum(s.attempts - 1 for s in traffic.sent.values()),
             "client_gave_up": sum(s.client_gave_up for s in traffic.sent.values()),
