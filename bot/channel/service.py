@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,8 +36,8 @@ TWIML_DEADLINE_S = 10.0
 
 
 def in_time(arrived: float | None) -> bool:
-    """Whether a webhook that arrived at `arrived` (time.monotonic(); None: unknown) may still carry replies."""
-    return arrived is None or time.monotonic() - arrived < TWIML_DEADLINE_S
+    """Whether a webhook that arrived at `arrived` (the event loop's clock; None: unknown) may still carry replies."""
+    return arrived is None or asyncio.get_running_loop().time() - arrived < TWIML_DEADLINE_S
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ class BotService:
             log.exception("could not mark outbox rows %s answered by TwiML", outbound_ids)
 
     async def handle(self, inbound: Inbound, arrived: float | None = None) -> Answer:
-        """Answer one webhook (that arrived at `arrived`, time.monotonic()) with TwiML. A MessageSid seen before gets
+        """Answer one webhook (that arrived at `arrived`, the event loop's clock) with TwiML. A MessageSid seen before gets
         the answer it got the first time.
 
         Every message is leased to the request handling it, so a crash mid-way leaves it `pending` for the retry

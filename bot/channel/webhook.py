@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
@@ -76,7 +76,7 @@ async def twilio_webhook(request: Request) -> Response:
 
 async def _answer(request: Request) -> tuple[Response, str]:
     """The response, and its outcome for the metrics."""
-    arrived = time.monotonic()
+    arrived = asyncio.get_running_loop().time()
     settings: BotSettings = request.app.state.settings
     service: BotService = request.app.state.service
     try:
