@@ -49,12 +49,13 @@ def unfinished(path: Path) -> tuple[int, int, int]:
         return messages, outbox.fetchone()[0], db.execute("SELECT max(id) FROM events").fetchone()[0] or 0
 
 
-async def drain(path: Path, bound_s: float, settle_s: float) -> dict:
-    """Wait until nothing is unfinished, or nothing has happened for `settle_s` (stuck: the checker says so)."""
+async def drain(reader, bound_s: float, settle_s: float) -> dict:
+    """Wait until nothing is unfinished, or nothing has happened for `settle_s` (stuck: the checker says so).
+    `reader`: the store's (`fault_store.reader_for`), with `unfinished()` as this module's function answers."""
     started = last_change = time.monotonic()
     seen, why = None, "bound reached, still progressing"
     while time.monotonic() - started < bound_s:
-        now = await asyncio.to_thread(unfinished, path)
+        now = await asyncio.to_thread(reader.unfinished)
         if now[:2] == (0, 0):
             return {"drained": True, "drain_s": round(time.monotonic() - started, 1), "unfinished": 0, "why": None}
         if now != seen:

@@ -135,6 +135,18 @@ FAKE_AWS = {"AWS_ACCESS_KEY_ID": "faults", "AWS_SECRET_ACCESS_KEY": "faults", "A
 SQS_KNOBS = {"sqs_wait_s": 1, "sqs_visibility_s": 10, "work_sweep_s": 2.0, "work_grace_s": 4.0}
 
 
+def local_dynamodb(store_url: str) -> bool:
+    """A `dynamodb://` store: the run serves it from a local DynamoDB-compatible server of its own, so the URL
+    names no endpoint (never a real table: the bots get fake keys)."""
+    if not store_url.startswith("dynamodb://"):
+        return False
+    from bot.storage.dynamo.table import DynamoUrl
+
+    if DynamoUrl.parse(store_url).endpoint:
+        raise ValueError(f"{store_url!r}: a faults run serves its DynamoDB table itself; give no endpoint")
+    return True
+
+
 def sqlite_path(store_url: str) -> Path | None:
     """The file of a sqlite:/// store URL; None for any other store (the checker then reads it through the bot)."""
     prefix = "sqlite:///"
@@ -163,6 +175,14 @@ class Run:
         workdir.mkdir(parents=True, exist_ok=True)
         self.replicas, self.queue = replicas, queue
         self.store_url = store_url or f"sqlite:///{workdir / 'bot.db'}"
+        self.dynamo: Service | None = None  # the local DynamoDB-compatible server of a dynamodb:// store
+        if local_dynamodb(self.store_url):
+            port = free_port()
+            self.store_url += f"&endpoint=http://127.0.0.1:{port}"
+            argv = [sys.executable, "-m", "bot.devtools.dynamodb_server", "--port", str(port)]
+            env = dict(os.environ, PYTHONUNBUFFERED="1")
+            url = f"http://127.0.0.1:{port}"
+            self.dynamo = Service("dynamodb", argv, env, url, "/healthz", self.log("dynamodb"))
         self.sqs: Service | None = None
         self.sqs_queue_url: str | None = None
         self.twilio = FlakyTwilio(ACCOUNT, TOKEN, fail_share=fail_share)
@@ -179,6 +199,7 @@ class Run:
         self.serving_url = serving_url
         self.bots: list[Service] = []
         self.failed_starts = 0  # bot starts that never got ready
+        self.store_faults: list[str] = []  # what lock_db did to a DynamoDB store
 
     def log(self, name: str) -> Path:
         return self.workdir / f"{name}.log"
@@ -209,11 +230,30 @@ class Run:
         knobs = {f"BOT_{k.upper()}": str(v) for k, v in SQS_KNOBS.items()}
         return {"BOT_WORK_QUEUE": "sqs", "BOT_SQS_QUEUE_URL": self.sqs_queue_url, "BOT_SQS_ENDPOINT_URL": url} | knobs
 
+    async def _start_dynamodb(self) -> None:
+        """The local DynamoDB-compatible server, and the table made by `python -m bot.admin create-tables`."""
+        self.dynamo.start()
+        await self.dynamo.wait_ready()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "AWS_"))} | FAKE_AWS
+        made = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "bot.admin", "create-tables", "--database-url", self.store_url],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        if made.returncode != 0:
+            raise RuntimeError(f"create-tables failed ({made.returncode}): {made.stdout}{made.stderr}")
+
     async def __aenter__(self) -> Run:
         self.twilio_server.start()
         nutrition = nutrition_tables(self.workdir)
         try:
+            if self.dynamo:
+                await self._start_dynamodb()
             extra = FAKE_AWS | await self._start_sqs() if self.queue == "sqs" else {}
+            extra = FAKE_AWS | extra if self.dynamo else extra
             for i in range(self.replicas):
                 port = free_port()
                 env = bot_env(
@@ -234,9 +274,14 @@ class Run:
             raise
         return self
 
+    async def stop_bots(self) -> None:
+        """Stop the bots, so nothing changes under the checker (the store's server keeps running)."""
+        for bot in self.bots:
+            await asyncio.to_thread(bot.stop)
+
     async def __aexit__(self, *exc) -> None:
         # Stop the bots before the checker looks, so nothing changes under it.
-        for service in (*self.bots, self.model, self.sqs):
+        for service in (*self.bots, self.model, self.sqs, self.dynamo):
             if service:
                 await asyncio.to_thread(service.stop)
         self.twilio_server.stop()
@@ -317,9 +362,27 @@ def hold_lock(path: Path, seconds: float) -> float:
 
 
 async def lock_db(run: Run, at: list[float], hold: tuple[float, float], rng: random.Random, released: list[float]):
-    for when in at:
+    """SQLite: the file held locked. DynamoDB: its server frozen (SIGSTOP: every request waits, the bots' leases
+    run out meanwhile) and throttling every request (the SDK backs off and retries; some calls fail), in turn."""
+    for i, when in enumerate(at):
         await asyncio.sleep(max(0.0, when - time.monotonic()))
-        released.append(await asyncio.to_thread(hold_lock, run.db, rng.uniform(*hold)))
+        seconds = rng.uniform(*hold)
+        if run.dynamo is None:
+            released.append(await asyncio.to_thread(hold_lock, run.db, seconds))
+        elif i % 2 == 0:
+            run.store_faults.append(f"frozen {seconds:.1f} s")
+            run.dynamo.process.send_signal(signal.SIGSTOP)
+            try:
+                await asyncio.sleep(seconds)
+            finally:
+                run.dynamo.process.send_signal(signal.SIGCONT)
+            released.append(time.monotonic())
+        else:
+            run.store_faults.append(f"throttled {seconds:.1f} s")
+            async with httpx.AsyncClient(timeout=5, trust_env=False) as client:
+                await client.post(f"{run.dynamo.url}/faults/throttle", params={"seconds": seconds})
+            await asyncio.sleep(seconds)
+            released.append(time.monotonic())
 
 
 def spread(count: int, start: float, duration: float, rng: random.Random) -> list[float]:

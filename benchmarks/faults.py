@@ -6,6 +6,8 @@
     python benchmarks/faults.py load --duration 60 --pressure                # 200 people; then REST sends failing
     python benchmarks/faults.py load --serving-url http://127.0.0.1:3000     # against a real model server
     python benchmarks/faults.py crash --replicas 2 --queue sqs              # two bots sharing the store and SQS
+    python benchmarks/faults.py crash --replicas 2 --queue sqs --store 'dynamodb://us-east-1?table=faults'
+                                            # ... on DynamoDB (a local moto server the run starts; frozen/throttled)
 
 The bot runs as `python -m bot` (a subprocess we SIGKILL and restart) with a SQLite file in a work folder;
 the model server is the /analyze stand-in in a subprocess (`bot.devtools.model_standin_server`, random delay
@@ -29,8 +31,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from fault_check import check, drain, first_analysed_after, latency, read_db, recoveries, summary
+from fault_check import check, drain, first_analysed_after, latency, recoveries, summary
 from fault_rig import Knobs, Run, kill_bot, kill_model, lock_db, spread
+from fault_store import reader_for
 from fault_traffic import Sent, photo_bytes
 
 
@@ -61,8 +64,11 @@ def crash(
     model_kills: Annotated[int, typer.Option(help="times the model server stand-in is killed")] = 4,
     model_down: Annotated[str, typer.Option(help="seconds it stays down: MIN,MAX")] = "2,5",
     model_delay: Annotated[str, typer.Option(help="seconds each /analyze takes: MIN,MAX")] = "0.2,1.5",
-    db_locks: Annotated[int, typer.Option(help="times the database is held locked (BEGIN EXCLUSIVE)")] = 4,
-    db_hold: Annotated[str, typer.Option(help="seconds each lock is held: MIN,MAX")] = "1,4",
+    db_locks: Annotated[
+        int,
+        typer.Option(help="store faults: SQLite held locked (BEGIN EXCLUSIVE); DynamoDB frozen, throttled in turn"),
+    ] = 4,
+    db_hold: Annotated[str, typer.Option(help="seconds each store fault lasts: MIN,MAX")] = "1,4",
     retry_budget: Annotated[int, typer.Option(help="attempts per webhook before the client gives up")] = 40,
     drain_s: Annotated[float, typer.Option(help="at most this long for the bot to finish after the traffic")] = 90.0,
     photo: Annotated[Path | None, typer.Option(help="JPEG to send (default: a 1600×1200 photo)")] = None,
@@ -76,7 +82,11 @@ def crash(
         str, typer.Option(help="BOT_WORK_QUEUE of the bots: inprocess, or sqs (on a local moto server)")
     ] = "inprocess",
     store: Annotated[
-        str | None, typer.Option(help="BOT_DATABASE_URL of the bots (default: sqlite:///WORKDIR/bot.db)")
+        str | None,
+        typer.Option(
+            help="BOT_DATABASE_URL of the bots (default: sqlite:///WORKDIR/bot.db); a dynamodb:// one without "
+            "endpoint is served by a local DynamoDB-compatible server the run starts"
+        ),
     ] = None,
     lease_s: Annotated[
         float, typer.Option(help="BOT_LEASE_S: a dead worker's message or reply is retried after")
@@ -88,9 +98,12 @@ def crash(
     knobs = Knobs(lease_s=lease_s)
     if queue not in ("inprocess", "sqs"):
         raise typer.BadParameter(f"--queue {queue!r}: inprocess or sqs")
-    run = Run(workdir, None, model_delay, knobs, replicas=replicas, queue=queue, store_url=store)
-    if run.db is None:  # everything else passes the URL through; the checker and the lock read SQLite's file
-        raise typer.BadParameter(f"--store {store!r}: the checker (fault_check.read_db) reads sqlite:/// stores only")
+    try:
+        run = Run(workdir, None, model_delay, knobs, replicas=replicas, queue=queue, store_url=store)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    if run.db is None and run.dynamo is None:  # the checker and the store faults know SQLite and DynamoDB
+        raise typer.BadParameter(f"--store {store!r}: a sqlite:/// file or a dynamodb:// table")
 
     async def go() -> tuple[dict, dict[str, Sent]]:
         async with run:
@@ -107,14 +120,19 @@ def crash(
                 kill_model(run, spread(model_kills, start, duration, rng), span(model_down), rng, restarts),
                 lock_db(run, spread(db_locks, start, duration, rng), span(db_hold), rng, released),
             )
-            drained = await drain(run.db, drain_s, settle_s=max(10.0, 2 * (knobs.lease_s + knobs.retry_max_s)))
-        db = read_db(run.db)
+            reader = reader_for(run.store_url, run.db)
+            try:
+                drained = await drain(reader, drain_s, settle_s=max(10.0, 2 * (knobs.lease_s + knobs.retry_max_s)))
+                await run.stop_bots()  # nothing changes under the checker; a DynamoDB table lives on in its server
+                db = await asyncio.to_thread(reader.read)
+            finally:
+                reader.close()
         verdict = check(db, traffic.sent, list(run.twilio.messages), photos_have_items=True)
         logs = [str(bot.log) for bot in run.bots]
         return {
             "run": {"people": people, "duration_s": duration, "seed": seed, "workdir": str(workdir)}
             | {"replicas": replicas, "queue": queue, "store": run.store_url, "lease_s": lease_s}
-            | {"bot_log": logs[0] if len(logs) == 1 else logs, "database": str(run.db), **drained},
+            | {"bot_log": logs[0] if len(logs) == 1 else logs, "database": str(run.db or run.store_url), **drained},
             "sent": len(traffic.sent),
             "client_retries": sum(s.attempts - 1 for s in traffic.sent.values()),
             "client_gave_up": sum(s.client_gave_up for s in traffic.sent.values()),
@@ -122,6 +140,7 @@ def crash(
             "bot_failed_starts": run.failed_starts,
             "model_kills": len(restarts),
             "db_locks": len(released),
+            "store_faults": run.store_faults or [f"locked {len(released)} times"],
             **verdict,
             "latency": latency(traffic.sent),
             "recovery": {
@@ -157,7 +176,7 @@ def print_crash(r: dict, path: Path) -> None:
         ("client retries", r["client_retries"], "same MessageSid, after no answer / 5xx"),
         ("bot SIGKILLs", r["bot_kills"], f"starts that never got ready: {r['bot_failed_starts']}"),
         ("model-server kills", r["model_kills"], ""),
-        ("DB locks", r["db_locks"], ""),
+        ("store faults", r["db_locks"], ", ".join(r.get("store_faults", []))),
         ("lost", _n(r["lost"]), "MUST BE 0  " + ", ".join(f"{k} ×{v}" for k, v in lost_by.most_common())),
         ("duplicated", _n(r["duplicated"]), "MUST BE 0"),
         ("meals missing", _n(r["meals_missing"]), "done, but no meal logged"),
@@ -166,7 +185,7 @@ def print_crash(r: dict, path: Path) -> None:
         ("webhook latency", f"{lat['p50_s']} / {lat['p95_s']} / {lat['p99_s']} s", "p50 / p95 / p99 of answered"),
         ("recovery: bot kill", _recovery(r["recovery"]["bot_kill"]), "→ first 200 from the new process"),
         ("recovery: model restart", _recovery(r["recovery"]["model_restart"]), "→ first analysed photo"),
-        ("recovery: DB lock", _recovery(r["recovery"]["db_lock"]), "release → first 200"),
+        ("recovery: store fault", _recovery(r["recovery"]["db_lock"]), "its end → first 200"),
     ]
     run = r["run"]
     drained = "drained" if run["drained"] else f"NOT drained ({run['unfinished']} unfinished, {run['why']})"
@@ -212,8 +231,9 @@ def load(
             traffic = run.traffic(image, retry_budget=5)
             until = time.monotonic() + duration
             await asyncio.gather(*(traffic.person(i, until, span(every), (0.4, 0.3, 0.3), seed) for i in range(people)))
-            drained = await drain(run.db, drain_s, settle_s=max(10.0, 2 * (knobs.lease_s + knobs.retry_max_s)))
-        verdict = check(read_db(run.db), traffic.sent, list(run.twilio.messages), photos_have_items=False)
+            reader = reader_for(run.store_url, run.db)
+            drained = await drain(reader, drain_s, settle_s=max(10.0, 2 * (knobs.lease_s + knobs.retry_max_s)))
+        verdict = check(reader.read(), traffic.sent, list(run.twilio.messages), photos_have_items=False)
         return {
             "sent": len(traffic.sent),
             "errors": sum(len(s.failures) for s in traffic.sent.values()),

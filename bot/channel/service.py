@@ -30,6 +30,15 @@ from bot.storage.replies import queue_reply
 from bot.voice.service import VoiceNotes, heard_first
 
 log = logging.getLogger(__name__)
+# Twilio stops waiting for a webhook's answer after 15 s, and TwiML answered later never reaches the person. Replies
+# go into an answer (and are marked delivered by it) only while the request is well inside that; else they stay
+# queued for REST, where a lease run out means Twilio is asked first whether the reply went out after all.
+TWIML_DEADLINE_S = 10.0
+
+
+def in_time(arrived: float | None) -> bool:
+    """Whether a webhook that arrived at `arrived` (the event loop's clock; None: unknown) may still carry replies."""
+    return arrived is None or asyncio.get_running_loop().time() - arrived < TWIML_DEADLINE_S
 
 
 @dataclass(frozen=True)
@@ -77,22 +86,27 @@ class BotService:
     async def _event(self, kind: str, sid: str | None, user_id: int | None = None, **detail) -> None:
         await off_loop(self.store.add_event, kind, utcnow(), sid, user_id, detail=detail)
 
-    async def answered(self, outbound_ids: tuple[int, ...]) -> None:
+    async def answered(self, outbound_ids: tuple[int, ...], arrived: float | None = None) -> None:
         """The webhook's response carrying these outbox rows went out: they are delivered (run after sending it;
-        if this process dies first, the rows stay queued and the delivery worker sends them by REST)."""
+        if this process dies first, the rows stay queued and the delivery worker sends them by REST). A response
+        that went out late (`in_time`) may have found Twilio gone: its rows are left to REST the same way."""
+        if not in_time(arrived):
+            log.warning("answer carrying outbox rows %s went out late: left to the REST sender", outbound_ids)
+            return
         try:
             await off_loop(self.store.mark_twiml, list(outbound_ids))
         except Exception:  # the REST fallback will send them: a duplicate is better than a loss
             log.exception("could not mark outbox rows %s answered by TwiML", outbound_ids)
 
-    async def handle(self, inbound: Inbound) -> Answer:
-        """Answer one webhook with TwiML. A MessageSid seen before gets the answer it got the first time.
+    async def handle(self, inbound: Inbound, arrived: float | None = None) -> Answer:
+        """Answer one webhook (that arrived at `arrived`, the event loop's clock) with TwiML. A MessageSid seen before gets
+        the answer it got the first time.
 
         Every message is leased to the request handling it, so a crash mid-way leaves it `pending` for the retry
         worker (or for Twilio's retry of the same MessageSid, which takes it over once the lease expired)."""
         user, message, created = await off_loop(self._record, inbound)
         if not created:
-            return await self._again(message, user)
+            return await self._again(message, user, arrived)
         return await self._work(message, user)
 
     def _record(self, inbound: Inbound) -> tuple[UserRecord, MessageRecord, bool]:
@@ -117,14 +131,15 @@ class BotService:
             self.store.add_event("received" if created else "duplicate", now, inbound.sid, user.id, detail=detail)
             return user, message, created
 
-    async def _again(self, message: MessageRecord, user: UserRecord) -> Answer:
+    async def _again(self, message: MessageRecord, user: UserRecord, arrived: float | None = None) -> Answer:
         """Twilio sent this MessageSid again: it never got our answer."""
         now = utcnow()
         taken = await off_loop(self.store.take_over, message.sid, now, now + timedelta(seconds=self.settings.lease_s))
         if taken is not None:  # whoever had it died before deciding anything: this request does the work
             await self._event("taken_over", message.sid, user.id, attempt=taken.attempts)
             return await self._work(taken, user)
-        bodies = await off_loop(self.store.replay_twiml, message.sid)
+        # a replay marks queued replies answered: not in an answer Twilio may no longer wait for
+        bodies = await off_loop(self.store.replay_twiml, message.sid) if in_time(arrived) else []
         if bodies:
             return Answer(twiml(tuple(bodies)), outcome="duplicate")
         # in flight, or answered with the REST API: say nothing now (or repeat the acknowledgement)

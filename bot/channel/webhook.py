@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
@@ -75,6 +76,7 @@ async def twilio_webhook(request: Request) -> Response:
 
 async def _answer(request: Request) -> tuple[Response, str]:
     """The response, and its outcome for the metrics."""
+    arrived = asyncio.get_running_loop().time()
     settings: BotSettings = request.app.state.settings
     service: BotService = request.app.state.service
     try:
@@ -102,7 +104,7 @@ async def _answer(request: Request) -> tuple[Response, str]:
     except BadWebhook as exc:
         log.warning("refused signed webhook: %s", exc)
         return Response(str(exc), status_code=400), "bad_request"
-    answer = await service.handle(inbound)
-    # the outbox rows this answer carries are marked delivered only once it has been sent
-    after = BackgroundTask(service.answered, answer.delivered) if answer.delivered else None
+    answer = await service.handle(inbound, arrived)
+    # the outbox rows this answer carries are marked delivered only once it has been sent (and in time)
+    after = BackgroundTask(service.answered, answer.delivered, arrived) if answer.delivered else None
     return Response(answer.twiml, media_type="application/xml", background=after), answer.outcome

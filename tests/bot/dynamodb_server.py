@@ -1,16 +1,9 @@
-"""A DynamoDB-compatible server for the store contract suite: moto's DynamoDB API served over HTTP on loopback.
-
-It answers one request at a time (as DynamoDB applies each item write atomically), so a race the suite finds
-is the adapter's: client threads still interleave their requests exactly as they would against DynamoDB.
-"""
+"""A DynamoDB-compatible server for the store contract suite (`bot.devtools.dynamodb_server`: moto's DynamoDB API
+over HTTP on loopback, one request at a time, so a race the suite finds is the adapter's), and fake AWS keys."""
 
 from __future__ import annotations
 
 import os
-import threading
-import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
@@ -25,60 +18,30 @@ _FAKE_AWS = {
 }
 
 
-class DynamoServer:
-    """Start with `start()`, stop with `stop()`; `endpoint` is its URL."""
+@pytest.fixture(scope="module")
+def dynamodb_endpoint():
+    """The URL of a DynamoDB-compatible server on loopback, for the tests of one module."""
+    saved = {key: os.environ.get(key) for key in _FAKE_AWS}
+    os.environ.update(_FAKE_AWS)  # boto3 signs every request: fake keys, never real ones
+    try:
+        try:
+            from bot.devtools.dynamodb_server import DynamoServer
 
-    def __init__(self, port: int):
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-        from werkzeug.serving import make_server
-
-        app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server("127.0.0.1", port, app, threaded=False, request_handler=MotoRequestHandler)
-        self.endpoint = f"http://127.0.0.1:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="dynamodb-server", daemon=True)
-        self._env: dict[str, str | None] = {}
-
-    def start(self, timeout_s: float = 30.0) -> DynamoServer:
-        for key, value in _FAKE_AWS.items():  # boto3 signs every request: fake keys, never real ones
-            self._env[key] = os.environ.get(key)
-            os.environ[key] = value
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while True:  # until it answers HTTP (any status: an unsigned GET is refused, and that is an answer)
-            try:
-                urllib.request.urlopen(self.endpoint, timeout=1)
-                return self
-            except urllib.error.HTTPError:
-                return self
-            except OSError as error:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"the DynamoDB server at {self.endpoint} did not answer in {timeout_s} s"
-                    ) from error
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
-        for key, value in self._env.items():
+            server = DynamoServer(free_port()).start()
+        except ImportError as error:  # moto[server] is in the `test` extra
+            if os.environ.get("CI") == "true":
+                raise
+            pytest.skip(f"no DynamoDB-compatible server: {error} (pip install -e '.[test]')")
+        try:
+            yield server.endpoint
+        finally:
+            server.stop()
+    finally:
+        for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-
-@pytest.fixture(scope="module")
-def dynamodb_endpoint():
-    """The URL of a DynamoDB-compatible server on loopback, for the tests of one module."""
-    try:
-        server = DynamoServer(free_port()).start()
-    except ImportError as error:  # moto[server] is in the `test` extra
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"no DynamoDB-compatible server: {error} (pip install -e '.[test]')")
-    yield server.endpoint
-    server.stop()
 
 
 def table_url(endpoint: str, page_size: int | None = None) -> str:

@@ -62,6 +62,24 @@ def test_create_tables_is_idempotent_and_turns_ttl_on(dynamodb_endpoint):
     assert sql.exit_code == 1 and "migrate" in sql.output
 
 
+def test_a_throttled_table_is_retried_by_the_sdk_and_the_write_lands_once(dynamodb_endpoint):
+    """The local server's throttle fault (benchmarks/faults.py uses it): every request refused for a while with
+    ProvisionedThroughputExceededException; botocore backs off and retries, the conditional insert still holds."""
+    import urllib.request
+
+    store = DynamoStore(table_url(dynamodb_endpoint))
+    store.create_tables()
+    user = store.get_or_create_user("+15550001", "free", "UTC")
+    throttle = urllib.request.Request(f"{dynamodb_endpoint}/faults/throttle?seconds=0.5", method="POST")
+    urllib.request.urlopen(throttle, timeout=5)
+    message, created = store.record_inbound("SMthr", user.id, "a", "b", "hi", [], PENDING, utcnow(), None)
+    assert created and store.get_message("SMthr").id == message.id
+    with urllib.request.urlopen(f"{dynamodb_endpoint}/healthz", timeout=5) as answer:
+        assert b'"throttled": 0' not in answer.read()  # it was refused at least once, and retried
+    assert store.record_inbound("SMthr", user.id, "a", "b", "hi", [], PENDING, utcnow(), None)[1] is False
+    store.dispose()
+
+
 def test_the_bot_answers_webhooks_on_dynamodb(make_bot, dynamodb_endpoint):
     url = table_url(dynamodb_endpoint)
     DynamoStore(url).create_tables()

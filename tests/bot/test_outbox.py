@@ -128,6 +128,22 @@ def test_an_answered_text_is_marked_delivered_and_replayed_not_resent(bot):
     assert bot.twilio.standin.messages == []
 
 
+def test_an_answer_that_went_out_too_late_for_twilio_is_sent_by_rest(make_bot, monkeypatch):
+    """Twilio stops waiting after 15 s and drops TwiML answered later: replies in a late answer are not marked
+    delivered, and a late replay claims none; the REST sender delivers them once their lease has run out."""
+    import bot.channel.service as service
+
+    bot = make_bot(lease_s=0.5, retry_poll_s=0.1)
+    monkeypatch.setattr(service, "TWIML_DEADLINE_S", 0.0)  # every answer is late
+    form = bot.form("help")
+    late = reply_texts(bot.post(form).text)  # what Twilio never saw
+    sid = form["MessageSid"]
+    assert late and bot.store.outbound(sid)[0]["status"] == "queued"
+    assert reply_texts(bot.post(form).text) == []  # a late retry: no replay claims the queued reply
+    wait_until(lambda: bot.store.outbound(sid)[0]["status"] == "sent")
+    assert [m["body"] for m in bot.twilio.standin.messages] == late  # by REST, once
+
+
 def settings_for(twilio_url: str, tmp_path) -> BotSettings:
     return BotSettings(
         database_url=f"sqlite:///{tmp_path / 'unused.db'}",

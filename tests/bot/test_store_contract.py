@@ -243,6 +243,74 @@ def test_due_replies_are_claimed_across_pages(store):
     assert sorted(c.id for c in claimed) == sorted(ids)
 
 
+# the work queue's claims (WorkStore: BOT_WORK_QUEUE=sqs names an item, the store decides who does it)
+def test_one_taker_of_a_named_message_or_reply_whoever_races(store):
+    user, now = person(store), utcnow()
+    message, _ = inbound(store, user, now=now)  # unleased: due at once
+    row = store.enqueue_outbound(message.sid, "reply", "whatsapp:+1", "whatsapp:+2", "hi", now, None, user.id)
+    later = now + timedelta(seconds=1)
+    lease = later + timedelta(seconds=30)
+    claims = parallel(lambda: store.claim_message_if_due(message.sid, later, lease), 8)
+    won = [m for m, _ in claims if m is not None]
+    assert len(won) == 1 and won[0].attempts == message.attempts + 1
+    assert {due for m, due in claims if m is None} == {lease}  # the others are told when it is due again
+    sends = parallel(lambda: store.claim_outbound_if_due(row.id, later, lease), 8)
+    taken = [r for r, _ in sends if r is not None]
+    assert len(taken) == 1 and taken[0].id == row.id and taken[0].unknown_since is None
+    assert {due for r, due in sends if r is None} == {lease}
+
+
+def test_a_work_claim_waits_for_the_retry_time_and_the_lease(store):
+    user, now = person(store), utcnow()
+    lease = now + timedelta(seconds=5)
+    message, _ = inbound(store, user, lease=lease, now=now)  # its webhook holds it
+    assert store.claim_message_if_due(message.sid, now + timedelta(seconds=2), lease) == (None, lease)
+    expired = lease + timedelta(seconds=1)  # its worker died: the lease ran out
+    taken, _ = store.claim_message_if_due(message.sid, expired, expired + timedelta(seconds=5))
+    assert taken is not None and taken.attempts == 2
+    retry_at = expired + timedelta(seconds=30)
+    store.schedule_retry(message.sid, "model down", retry_at, expired)
+    assert store.claim_message_if_due(message.sid, expired, expired) == (None, retry_at)
+    assert store.claim_message_if_due(message.sid, retry_at, retry_at + timedelta(seconds=5))[0].attempts == 3
+    store.finish_message(message.sid, DONE, None, retry_at)
+    assert store.claim_message_if_due(message.sid, retry_at, retry_at) == (None, None)
+    assert store.claim_message_if_due("SMnowhere", now, now) == (None, None)
+
+    row = store.enqueue_outbound(message.sid, "reply", "whatsapp:+1", "whatsapp:+2", "hi", now, lease, user.id)
+    assert store.claim_outbound_if_due(row.id, now, now) == (None, lease)  # the webhook may still answer it
+    sending, _ = store.claim_outbound_if_due(row.id, expired, expired + timedelta(seconds=5))
+    assert sending.unknown_since is not None  # its lease ran out: it may have gone out in a TwiML answer
+    dead = expired + timedelta(seconds=6)  # and its sender died mid-send: taken again, Twilio asked first
+    again, _ = store.claim_outbound_if_due(row.id, dead, dead + timedelta(seconds=5))
+    assert again.attempts == sending.attempts + 1 and again.unknown_since is not None
+    store.mark_outbound(row.id, "sent", dead, twilio_sid="SMtw")
+    assert store.claim_outbound_if_due(row.id, dead, dead) == (None, None)
+    assert store.claim_outbound_if_due(10**9, dead, dead) == (None, None)
+
+
+def test_overdue_work_is_listed_across_pages_and_nothing_is_leased(store):
+    user, now = person(store), utcnow()
+    due = [inbound(store, user, now=now)[0].sid for _ in range(2 * PAGE + 1)]
+    inbound(store, user, now=now, lease=now + timedelta(minutes=5))  # held by a live worker
+    waiting = inbound(store, user, now=now)[0]
+    store.schedule_retry(waiting.sid, "model down", now + timedelta(minutes=5), now)  # not due yet
+    finished = inbound(store, user, now=now)[0]
+    store.finish_message(finished.sid, DONE, None, now)
+    replies = [store.enqueue_outbound(sid, "reply", "a", "b", "x", now, None, user.id).id for sid in due]
+    store.enqueue_outbound(waiting.sid, "reply", "a", "b", "x", now, now + timedelta(minutes=5), user.id)
+    sent = store.enqueue_outbound(finished.sid, "reply", "a", "b", "x", now, None, user.id)
+    store.mark_outbound(sent.id, "sent", now, twilio_sid="SMtw")
+    before = now + timedelta(seconds=1)
+    sids, ids = store.overdue_work(before, 100)
+    assert sorted(sids) == sorted(due) and sorted(ids) == sorted(replies)
+    assert store.overdue_work(now - timedelta(seconds=1), 100) == ([], [])
+    few = store.overdue_work(before, 3)
+    assert len(few[0]) == 3 and set(few[0]) <= set(due) and len(few[1]) == 3 and set(few[1]) <= set(replies)
+    assert store.overdue_work(before, 100) == (sids, ids)  # listing leased nothing
+    assert all(store.claim_message_if_due(sid, before, before + timedelta(seconds=9))[0] for sid in due)
+    assert store.overdue_work(before, 100)[0] == []
+
+
 # events
 def test_events_of_a_message_and_of_a_kind(store):
     user, now = person(store), utcnow()

@@ -8,10 +8,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from dynamodb_server import dynamodb_endpoint, table_url
 
 from bot.channel.delivery import Delivery
 from bot.channel.messenger import Messenger
 from bot.devtools.standins import free_port
+from bot.storage.factory import make_store
 from bot.storage.records import DONE, PENDING, MediaRef, utcnow
 from bot.storage.sql.outbox import QUEUED, SENDING, SENT
 from bot.storage.sql.store import SqlStore
@@ -20,6 +22,7 @@ from bot.workqueue.hooks import QueueingStore
 from bot.workqueue.sqs import BadWorkItem, SqsQueue, WorkItem
 
 TO, FROM = "whatsapp:+15550001", "whatsapp:+14155238886"
+__all__ = ["dynamodb_endpoint"]  # the fixture, imported for pytest
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +190,7 @@ def replica(tmp_path, sqs, twilio_api, **overrides):
         work_grace_s=0.0,
     )
     settings = BotSettings(**(values | overrides))
-    store = QueueingStore(SqlStore(settings.database_url), queue_of(sqs))
+    store = QueueingStore(make_store(settings.database_url), queue_of(sqs))
     messenger = Messenger(settings.twilio_account_sid, "test-auth-token-0123456789abcdef", twilio_api.url)
     delivery = Delivery(settings, store, messenger)
     return WorkConsumer(settings, store.queue, store, None, delivery)
@@ -215,8 +218,21 @@ def work_through(consumers, rounds: int = 20) -> None:
     asyncio.run(go())
 
 
-def test_two_consumers_never_both_send_one_reply(tmp_path, sqs, twilio_api):
-    first, second = replica(tmp_path, sqs, twilio_api), replica(tmp_path, sqs, twilio_api)
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def shared_store(request, tmp_path) -> str:
+    """The URL of the store the replicas share: a SQLite file, or a table on a DynamoDB-compatible server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'bot.db'}"
+    url = table_url(request.getfixturevalue("dynamodb_endpoint"))
+    store = make_store(url)
+    store.create_tables()
+    store.dispose()
+    return url
+
+
+def test_two_consumers_never_both_send_one_reply(tmp_path, sqs, twilio_api, shared_store):
+    first = replica(tmp_path, sqs, twilio_api, database_url=shared_store)
+    second = replica(tmp_path, sqs, twilio_api, database_url=shared_store)
     first.store.create_schema()
     rows = [a_reply(first.store, f"SM{i}") for i in range(6)]  # each enqueued once by its write
     # and each once more by a sweep (as from a replica that found them overdue): two items per reply
@@ -297,7 +313,7 @@ def test_the_app_retries_a_pending_photo_through_the_queue(make_bot, model_serve
     assert kinds.count("analysed") == 1 and kinds.count("replied") == 2  # the TwiML "will retry", then the result
 
 
-def test_the_sql_store_implements_work_store_and_the_wrapper_keeps_the_signatures():
+def test_both_stores_implement_work_store_and_the_wrapper_keeps_the_signatures():
     import inspect
 
     from bot.storage.protocols import WorkStore
@@ -305,9 +321,12 @@ def test_the_sql_store_implements_work_store_and_the_wrapper_keeps_the_signature
     def params(fn):
         return list(inspect.signature(fn).parameters)
 
+    from bot.storage.dynamo.store import DynamoStore
+
     for name, declared in vars(WorkStore).items():
         if not name.startswith("_") and callable(declared):
             assert params(getattr(SqlStore, name)) == params(declared), name
+            assert params(getattr(DynamoStore, name)) == params(declared), name
     for name in ("schedule_retry", "enqueue_outbound", "mark_outbound"):  # the writes the wrapper hooks
         assert params(getattr(QueueingStore, name)) == params(getattr(SqlStore, name)), name
 

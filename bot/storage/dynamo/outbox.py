@@ -39,13 +39,17 @@ def _record(item: dict, unknown_since: datetime | None = None) -> OutboundRecord
 
 
 def _lease_condition(item: dict) -> tuple[str, dict]:
-    """A condition that the row's state and lease are still what was read."""
-    if "lease_until" in item:
-        return "#status = :seen AND lease_until = :seen_lease", {
+    """A condition that the row's state, lease and attempts (every claim adds one) are still what was read."""
+    condition, seen = (
+        "#status = :seen AND attempts = :seen_attempts",
+        {
             "seen": item["status"],
-            "seen_lease": item["lease_until"],
-        }
-    return "#status = :seen AND attribute_not_exists(lease_until)", {"seen": item["status"]}
+            "seen_attempts": int(item.get("attempts", 0)),
+        },
+    )
+    if "lease_until" in item:
+        return condition + " AND lease_until = :seen_lease", seen | {"seen_lease": item["lease_until"]}
+    return condition + " AND attribute_not_exists(lease_until)", seen
 
 
 class DynamoOutbox(DynamoBase):
@@ -114,30 +118,36 @@ class DynamoOutbox(DynamoBase):
             due = status == SENDING or (status == QUEUED and item.get("next_attempt_at", "") <= at)
             if not due or (lease is not None and lease >= at):
                 continue
-            # its fate is unknown when it was sending, or queued under a lease that expired: whoever held it died,
-            # perhaps after a webhook response carried it; Twilio is asked from the earliest moment it could have gone
-            leased = status == SENDING or lease is not None
-            unknown = (item.get("attempt_started_at") or item["created_at"]) if leased else None
-            condition, seen = _lease_condition(item)
-            updated = self.table.update(
-                outbox_pk(int(item["id"])),
-                "OUT",
-                "SET #status = :sending, lease_until = :lease, attempt_started_at = :started, GSI2SK = :lease, "
-                "GSI4PK = :g4 ADD attempts :one",
-                condition,
-                _NAMES,
-                g4=f"OUTSTATUS#{SENDING}",
-                sending=SENDING,
-                lease=when(lease_until),
-                started=unknown or at,
-                one=1,
-                **seen,
-            )
+            updated = self._lease_due(item, now, lease_until)
             if updated is not None:
-                claimed.append(_record(updated, parse_when(unknown)))
+                claimed.append(updated)
                 if len(claimed) >= limit:
                     break
         return claimed
+
+    def _lease_due(self, item: dict, now: datetime, lease_until: datetime) -> OutboundRecord | None:
+        """Lease row `item`, found due, for a REST send: a conditional update on its state and lease as read (None
+        when another process changed them since)."""
+        # its fate is unknown when it was sending, or queued under a lease that expired: whoever held it died,
+        # perhaps after a webhook response carried it; Twilio is asked from the earliest moment it could have gone
+        leased = item["status"] == SENDING or item.get("lease_until") is not None
+        unknown = (item.get("attempt_started_at") or item["created_at"]) if leased else None
+        condition, seen = _lease_condition(item)
+        updated = self.table.update(
+            outbox_pk(int(item["id"])),
+            "OUT",
+            "SET #status = :sending, lease_until = :lease, attempt_started_at = :started, GSI2SK = :lease, "
+            "GSI4PK = :g4 ADD attempts :one",
+            condition,
+            _NAMES,
+            g4=f"OUTSTATUS#{SENDING}",
+            sending=SENDING,
+            lease=when(lease_until),
+            started=unknown or when(now),
+            one=1,
+            **seen,
+        )
+        return _record(updated, parse_when(unknown)) if updated is not None else None
 
     def mark_outbound(
         self, outbound_id, status, now, twilio_sid=None, error=None, next_attempt_at=None, lease_until=None

@@ -56,6 +56,7 @@ from bot.storage.dynamo.personal import DynamoPersonal
 from bot.storage.dynamo.plans import DynamoPlans
 from bot.storage.dynamo.privacy import DynamoPrivacy
 from bot.storage.dynamo.usage import DynamoUsage
+from bot.storage.dynamo.work import DynamoWork
 
 
 class DynamoStore(
@@ -65,6 +66,7 @@ class DynamoStore(
     DynamoMessages,
     DynamoUsage,
     DynamoOutbox,
+    DynamoWork,
     DynamoEvents,
     DynamoPrivacy,
     DynamoPlans,
