@@ -1,7 +1,7 @@
 """Voice notes measured: does a spoken meal log the right foods and amounts? Word error rate too, per engine,
 voice and noise level, on notes made here with espeak-ng.
 
-    python -m benchmarks.voice                                  # the test set, 3 voices, clean + 2 noise levels
+    python -m benchmarks.voice                                  # test set: 3 voices, clean + 2 noise levels; dev: clean
     python -m benchmarks.voice --split dev --noise clean        # the development set: tune on this, and only this
     python -m benchmarks.voice --whisper-model /models/faster-whisper-small.en   # also faster-whisper
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import random
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -321,7 +322,7 @@ def main(
                 typer.echo(f"  {r.split} {r.engine} {r.voice} {r.noise}: {r.sentence!r} -> {r.heard!r}")
     json_out.parent.mkdir(parents=True, exist_ok=True)
     report = {
-        "command": "python -m benchmarks.voice",
+        "command": " ".join(["python -m benchmarks.voice", *sys.argv[1:]]),
         "sets": {
             name: {"file": shown(files[name]), "sentences": len(said), "noise": {k: NOISE[k] for k in levels}}
             for name, (said, levels) in sets.items()

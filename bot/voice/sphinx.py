@@ -29,7 +29,7 @@ Search = Literal["grammar", "ngram"]
 GRAMMAR_OPTIONS = {"wip": 0.2, "pip": 0.5}
 # Vocal-tract length warps tried on each note (1.0: none), the hypothesis with the best score kept: the usual
 # maximum-likelihood choice of warp, per note, so no speaker is fitted in advance. 51 of the 75 clean development
-# notes against 47 with none; five warps (0.85 to 1.15) scored WARPS5_DEV. Each warp is one more decoding pass.
+# notes against 47 with none; five warps (0.85 to 1.15) scored 50. Each warp is one more decoding pass.
 WARPS = (0.9, 1.0, 1.1)
 WHOLE_NOTE_S = 20.0
 _GRAMMAR_WORD = re.compile(r"(?<![<\w'])[a-z']+(?![\w'>])")
