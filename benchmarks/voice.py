@@ -40,6 +40,7 @@ from bot.voice.transcript import Note, Transcriber, as_typed
 REPO = Path(__file__).resolve().parents[1]
 SENTENCES = REPO / "benchmarks" / "voice_sentences.txt"
 DEV_SENTENCES = REPO / "benchmarks" / "voice_sentences_dev.txt"
+TUNING = REPO / "benchmarks" / "voice_tuning.json"  # what was tried on the development set, by hand
 SPLITS = ("test", "dev")
 # (espeak-ng voice, words per minute): an American male, a British male, an American female voice a bit faster.
 VOICES = (("en-us", 160), ("en-gb", 140), ("en-us+f3", 185))
@@ -331,6 +332,7 @@ def main(
         "goal_clean_logged_right": GOAL,
         "summary": summaries.get("test", {}),
         "dev_summary": summaries.get("dev", {}),
+        "tried_on_dev": json.loads(TUNING.read_text(encoding="utf-8")) if TUNING.exists() else None,
         "notes": [asdict(r) for r in results],
     }
     json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
