@@ -1,11 +1,15 @@
 """Voice notes measured: does a spoken meal log the right foods and amounts? Word error rate too, per engine,
 voice and noise level, on notes made here with espeak-ng.
 
-    python -m benchmarks.voice                                  # every sentence, 3 voices, clean + 2 noise levels
-    python -m benchmarks.voice --limit 12 --noise clean         # a quick look while tuning
+    python -m benchmarks.voice                                  # test set: 3 voices, clean + 2 noise levels; dev: clean
+    python -m benchmarks.voice --split dev --noise clean        # the development set: tune on this, and only this
     python -m benchmarks.voice --whisper-model /models/faster-whisper-small.en   # also faster-whisper
 
-Each sentence of benchmarks/voice_sentences.txt (as a person would type it) is spoken by espeak-ng in each voice
+Two disjoint sets of sentences: benchmarks/voice_sentences_dev.txt (25, written for tuning: every decoder setting is
+chosen on it) and benchmarks/voice_sentences.txt (60, the test set: only reported, never used to choose). A run
+measures the test set and, labelled apart, the development set (clean only unless --dev-noise says more).
+
+Each sentence (as a person would type it) is spoken by espeak-ng in each voice
 and speed, white noise is added at each signal-to-noise ratio, and the result is encoded like a WhatsApp voice note
 (OGG/Opus, 16 kHz mono, 16 kbit/s). The bot's own decoder and engine transcribe it; the transcript, made typeable
 (`bot.voice.transcript.as_typed`), is *logged right* when it means to the bot what the sentence does
@@ -19,6 +23,7 @@ from __future__ import annotations
 import json
 import random
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -34,6 +39,9 @@ from bot.voice.transcript import Note, Transcriber, as_typed
 
 REPO = Path(__file__).resolve().parents[1]
 SENTENCES = REPO / "benchmarks" / "voice_sentences.txt"
+DEV_SENTENCES = REPO / "benchmarks" / "voice_sentences_dev.txt"
+TUNING = REPO / "benchmarks" / "voice_tuning.json"  # what was tried on the development set, by hand
+SPLITS = ("test", "dev")
 # (espeak-ng voice, words per minute): an American male, a British male, an American female voice a bit faster.
 VOICES = (("en-us", 160), ("en-gb", 140), ("en-us+f3", 185))
 NOISE = {"clean": None, "snr20": 20.0, "snr10": 10.0}  # white noise, dB below the speech
@@ -44,6 +52,7 @@ app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0], rich_mark
 
 @dataclass(frozen=True)
 class Result:
+    split: str
     engine: str
     voice: str
     noise: str
@@ -152,7 +161,7 @@ def make_notes(sentences: list[str], noises: list[str], work: Path, seed: int = 
     return notes
 
 
-def run_engine(engine: Transcriber, notes, decoder: AudioDecoder) -> list[Result]:
+def run_engine(engine: Transcriber, notes, decoder: AudioDecoder, split: str) -> list[Result]:
     results = []
     for i, (voice, noise, sentence, data) in enumerate(notes):
         if i and i % 60 == 0:
@@ -170,7 +179,9 @@ def run_engine(engine: Transcriber, notes, decoder: AudioDecoder) -> list[Result
         right = expected is not None and meaning_of(heard) == expected
         meal = bool(expected) and expected[0] == "meal"
         seconds = pcm.seconds if pcm else 0.0
-        results.append(Result(engine.name, voice, noise, sentence, heard, right, meal, errors, words, seconds, spent))
+        results.append(
+            Result(split, engine.name, voice, noise, sentence, heard, right, meal, errors, words, seconds, spent)
+        )
     return results
 
 
@@ -215,11 +226,45 @@ def engines(whisper_model: Path | None) -> list[Transcriber]:
     return chosen
 
 
+def summarise_split(results: list[Result], noises: list[str]) -> dict[str, dict]:
+    """Per engine: every noise level over all voices, then each voice at each level."""
+    summary: dict[str, dict] = {}
+    for name in dict.fromkeys(r.engine for r in results):
+        mine = [r for r in results if r.engine == name]
+        conditions = {f"all {level}": [r for r in mine if r.noise == level] for level in noises}
+        conditions |= {
+            f"{voice} {level}": [r for r in mine if r.voice == voice and r.noise == level]
+            for voice, level in dict.fromkeys((r.voice, r.noise) for r in mine)
+        }
+        summary[name] = {k: summarise(v) for k, v in conditions.items() if v}
+    return summary
+
+
+def shown(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def understood(path: Path) -> list[str]:
+    said = read_sentences(path)
+    not_understood = [s for s in said if meaning_of(as_typed(s)) is None]
+    if not_understood:
+        raise typer.BadParameter(f"the bot would not understand these typed ({path.name}): {not_understood}")
+    return said
+
+
 @app.command()
 def main(
-    sentences: Annotated[Path, typer.Option(help="One sentence a line.")] = SENTENCES,
+    sentences: Annotated[Path, typer.Option(help="The test set, one sentence a line.")] = SENTENCES,
+    dev_sentences: Annotated[Path, typer.Option(help="The development set, one sentence a line.")] = DEV_SENTENCES,
+    split: Annotated[list[str], typer.Option(help=f"Which sets to measure among {list(SPLITS)} (repeat).")] = list(  # noqa: B006
+        SPLITS
+    ),
     limit: Annotated[int, typer.Option(min=0, help="Take every n-th sentence to keep about this many (0: all).")] = 0,
     noise: Annotated[list[str], typer.Option(help=f"Noise levels among {list(NOISE)} (repeat).")] = list(NOISE),  # noqa: B006
+    dev_noise: Annotated[
+        list[str], typer.Option(help="Noise levels for the development set (it is tuned on clean notes).")
+    ] = ["clean"],  # noqa: B006
     whisper_model: Annotated[
         Path | None, typer.Option(help="A local faster-whisper model folder: also measure it.")
     ] = None,
@@ -230,57 +275,64 @@ def main(
     / "reports/voice/benchmark.json",
     show_misses: Annotated[bool, typer.Option(help="Print every note not logged right.")] = False,
 ) -> None:
-    unknown = sorted(set(noise) - set(NOISE))
+    unknown = sorted((set(noise) | set(dev_noise)) - set(NOISE)) + sorted(set(split) - set(SPLITS))
     if unknown:
-        raise typer.BadParameter(f"unknown noise levels {unknown}; known: {list(NOISE)}")
-    said = read_sentences(sentences)
-    not_understood = [s for s in said if meaning_of(as_typed(s)) is None]
-    if not_understood:
-        raise typer.BadParameter(f"the bot would not understand these typed: {not_understood}")
-    if limit and limit < len(said):
-        said = said[:: max(1, len(said) // limit)][:limit]
+        raise typer.BadParameter(f"unknown noise levels or sets {unknown}; known: {list(NOISE)}, {list(SPLITS)}")
+    files = {"test": sentences, "dev": dev_sentences}
+    sets = {"test": (understood(sentences), noise), "dev": (understood(dev_sentences), dev_noise)}
+    overlap = {s.lower() for s in sets["test"][0]} & {s.lower() for s in sets["dev"][0]}
+    if overlap:
+        raise typer.BadParameter(f"the development and test sets share {sorted(overlap)}")
+    sets = {name: sets[name] for name in SPLITS if name in split}
+    if limit:
+        sets = {name: (said[:: max(1, len(said) // limit)][:limit], levels) for name, (said, levels) in sets.items()}
+    decoder = AudioDecoder(max_seconds=60)
+    results: list[Result] = []
+    chosen = engines(whisper_model)
     with tempfile.TemporaryDirectory(prefix="voice-bench-") as tmp:
         work = workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        typer.echo(f"speaking {len(said)} sentences × {len(VOICES)} voices × {len(noise)} noise levels…", err=True)
-        notes = make_notes(said, noise, work)
-        if workdir is not None:
-            for i, (voice, level, _, data) in enumerate(notes):
-                (work / f"{i:04d}-{voice.replace('+', '_').replace('@', '-')}-{level}.ogg").write_bytes(data)
-        decoder = AudioDecoder(max_seconds=60)
-        results = []
-        for engine in engines(whisper_model):
-            typer.echo(f"transcribing with {engine.name}…", err=True)
-            results += run_engine(engine, notes, decoder)
-    summary: dict[str, dict] = {}
-    for name in dict.fromkeys(r.engine for r in results):
-        mine = [r for r in results if r.engine == name]
-        conditions = {f"all {level}": [r for r in mine if r.noise == level] for level in noise}
-        conditions |= {
-            f"{voice} {level}": [r for r in mine if r.voice == voice and r.noise == level]
-            for voice, level in dict.fromkeys((r.voice, r.noise) for r in mine)
-        }
-        summary[name] = {k: summarise(v) for k, v in conditions.items() if v}
-    typer.echo("\n" + render(summary, noise))
-    headline = summary[results[0].engine].get("all clean")
-    if headline:
-        low, high = headline["logged_right_ci95"]
-        verdict = "met" if headline["logged_right"] >= GOAL else "missed"
-        typer.echo(
-            f"\nclean notes logged right ({results[0].engine}): {headline['logged_right']:.1%} "
-            f"(95 % CI {low:.1%}–{high:.1%}); goal {GOAL:.0%}: {verdict}"
-        )
+        for name, (said, levels) in sets.items():
+            typer.echo(
+                f"{name}: speaking {len(said)} sentences × {len(VOICES)} voices × {len(levels)} noise levels…", err=True
+            )
+            notes = make_notes(said, levels, work)
+            if workdir is not None:
+                for i, (voice, level, _, data) in enumerate(notes):
+                    (work / f"{name}-{i:04d}-{voice.replace('+', '_').replace('@', '-')}-{level}.ogg").write_bytes(data)
+            for engine in chosen:
+                typer.echo(f"{name}: transcribing with {engine.name}…", err=True)
+                results += run_engine(engine, notes, decoder, name)
+    summaries = {
+        name: summarise_split([r for r in results if r.split == name], levels) for name, (_, levels) in sets.items()
+    }
+    for name, summary in summaries.items():
+        typer.echo(f"\n{name} set ({len(sets[name][0])} sentences)\n" + render(summary, sets[name][1]))
+        headline = summary[chosen[0].name].get("all clean")
+        if headline:
+            low, high = headline["logged_right_ci95"]
+            verdict = "met" if headline["logged_right"] >= GOAL else "missed"
+            typer.echo(
+                f"{name}: clean notes logged right ({chosen[0].name}): {headline['logged_right']:.1%} "
+                f"(95 % CI {low:.1%}–{high:.1%}); goal {GOAL:.0%}: {verdict}"
+                + ("" if name == "test" else " (development set: tuned on, not the result)")
+            )
     if show_misses:
         for r in results:
             if not r.right:
-                typer.echo(f"  {r.engine} {r.voice} {r.noise}: {r.sentence!r} -> {r.heard!r}")
+                typer.echo(f"  {r.split} {r.engine} {r.voice} {r.noise}: {r.sentence!r} -> {r.heard!r}")
     json_out.parent.mkdir(parents=True, exist_ok=True)
     report = {
-        "sentences": len(said),
+        "command": " ".join(["python -m benchmarks.voice", *sys.argv[1:]]),
+        "sets": {
+            name: {"file": shown(files[name]), "sentences": len(said), "noise": {k: NOISE[k] for k in levels}}
+            for name, (said, levels) in sets.items()
+        },
         "voices": [f"{v}@{w}" for v, w in VOICES],
-        "noise": {k: NOISE[k] for k in noise},
         "goal_clean_logged_right": GOAL,
-        "summary": summary,
+        "summary": summaries.get("test", {}),
+        "dev_summary": summaries.get("dev", {}),
+        "tried_on_dev": json.loads(TUNING.read_text(encoding="utf-8")) if TUNING.exists() else None,
         "notes": [asdict(r) for r in results],
     }
     json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -352,6 +352,9 @@ class BotSettings(BaseSettings):
     voice_sphinx_search: Literal["grammar", "ngram"] = Field(
         "grammar", description="pocketsphinx's language: our JSGF grammar, or a trigram model of the same sentences"
     )
+    voice_sphinx_warps: tuple[float, ...] = Field(
+        (0.9, 1.0, 1.1), description="vocal-tract warps each short note is decoded at (one pass each); [1.0]: one pass"
+    )
     voice_whisper_model: Path | None = Field(
         None, description="a faster-whisper (CTranslate2) model folder on disk; never downloaded"
     )

@@ -24,7 +24,7 @@ def make_transcriber(settings: BotSettings, photos: PhotoStore | None) -> Transc
     if engine == "pocketsphinx":
         from bot.voice.sphinx import SphinxTranscriber
 
-        return SphinxTranscriber(settings.voice_sphinx_search)
+        return SphinxTranscriber(settings.voice_sphinx_search, warps=settings.voice_sphinx_warps)
     if engine == "whisper":
         from bot.voice.whisper import WhisperTranscriber
 

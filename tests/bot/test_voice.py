@@ -161,6 +161,23 @@ def test_pocketsphinx_hears_a_meal_offline():
     assert heard.engine == "pocketsphinx" and heard.cost_usd == 0
 
 
+@pytest.mark.parametrize("warps", [(), (0.5, 1.0), (1.0, 2.0)])
+def test_vocal_tract_warps_out_of_range_are_refused(warps):
+    from bot.voice.sphinx import SphinxTranscriber
+
+    with pytest.raises(ValueError, match="warps must be"):
+        SphinxTranscriber(warps=warps)
+
+
+def test_the_benchmark_sets_are_disjoint_and_understood():
+    from benchmarks.voice import DEV_SENTENCES, SENTENCES, read_sentences
+
+    test, dev = read_sentences(SENTENCES), read_sentences(DEV_SENTENCES)
+    assert len(test) >= 50 and len(dev) >= 25
+    assert not {s.lower() for s in test} & {s.lower() for s in dev}
+    assert all(meaning_of(as_typed(s)) is not None for s in test + dev)
+
+
 # --- Amazon Transcribe, through botocore's Stubber -------------------------------------------------------------
 
 
