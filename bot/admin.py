@@ -132,7 +132,8 @@ def _person(store, who: str):
         except KeyError:
             raise fail(f"no user with id {who}") from None
     phone = who.removeprefix("whatsapp:")
-    user = store.user_by_phone(phone)
+    # people are kept under the address they write from: "+1555..." over SMS, "whatsapp:+1555..." on WhatsApp
+    user = store.user_by_phone(phone) or store.user_by_phone(f"whatsapp:{phone}")
     if user is None:
         raise fail(f"no user with phone {phone} (expected a database id or an E.164 number such as +15550001)")
     return user

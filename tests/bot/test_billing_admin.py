@@ -192,3 +192,11 @@ def test_the_sql_store_implements_the_billing_store_as_declared():
         if not name.startswith("_") and callable(declared):
             implemented = inspect.signature(getattr(SqlStore, name)).parameters
             assert list(implemented) == list(inspect.signature(declared).parameters), name
+
+
+def test_set_tier_finds_a_whatsapp_person_by_their_number(store):
+    # the bot keeps a WhatsApp person under the address they write from ("whatsapp:+1555..."); operators type the number
+    user = store.get_or_create_user("whatsapp:+15550002", "free", "UTC")
+    done = cli("set-tier", "+15550002", "standard", "--reason", "trial")
+    assert done.exit_code == 0, done.output
+    assert store.get_user(user.id).tier == "standard"
