@@ -91,7 +91,8 @@ class BotService:
         return utcnow() + timedelta(seconds=self.settings.twiml_confirm_s)
 
     async def answered(self, outbound_ids: tuple[int, ...], arrived: float | None = None) -> None:
-        """The webhook's response carrying these outbox rows went out: they are delivered (run after sending it;
+        """The webhook's response carrying these outbox rows went out: they are `answered`, unconfirmed until Twilio's
+        log is asked `twiml_confirm_s` later (Twilio may have stopped waiting for it) (run after sending it;
         if this process dies first, the rows stay queued and the delivery worker sends them by REST). A response
         that went out late (`in_time`) may have found Twilio gone: its rows are left to REST the same way."""
         if not in_time(arrived):

@@ -232,3 +232,15 @@ def test_the_admin_cli_lists_dead_letters(make_bot):
     assert result.exit_code == 0, result.output
     assert "replies never sent: 1" in result.output and form["MessageSid"] in result.output
     assert "stand-in failure" in result.output or "500" in result.output
+
+
+def test_a_lookup_takes_the_earliest_message_in_the_same_words(twilio_api):
+    """Two replies in the same words (two "help"s) confirmed in turn: each finds its own message at Twilio."""
+    standin = twilio_api.standin
+    messenger = Messenger(standin.account_sid, standin.auth_token, twilio_api.url)
+    to, sender, at = "whatsapp:+15550001", "whatsapp:+1415", datetime.now(UTC).replace(microsecond=0)
+    first = standin.record_reply(to, sender, "Commands: ...", at - timedelta(seconds=10))
+    second = standin.record_reply(to, sender, "Commands: ...", at - timedelta(seconds=5))
+    assert messenger.find_sent(to, sender, "Commands: ...", at - timedelta(seconds=12)) == first
+    assert messenger.find_sent(to, sender, "Commands: ...", at - timedelta(seconds=7), {first}) == second
+    assert messenger.find_sent(to, sender, "Commands: ...", at - timedelta(seconds=7), {first, second}) is None
