@@ -247,7 +247,9 @@ def test_a_twiml_answer_is_unconfirmed_until_twilio_is_asked(store):
     assert store.mark_twiml([row.id], confirm) == 1 and store.mark_twiml([row.id], confirm) == 0
     assert store.outbound("SMu")[0]["status"] == "answered"
     assert store.replies_sent(user.id, now - timedelta(seconds=1), now + timedelta(seconds=1)) == 1
-    assert store.replay_twiml("SMu", confirm) == ["hi"]  # still answered again on Twilio's retry
+    assert store.replay_twiml("SMu", now + timedelta(seconds=30)) == ["hi"]  # answered again on Twilio's retry
+    assert store.claim_outbound_if_due(row.id, now, now) == (None, now + timedelta(seconds=30))
+    assert store.replay_twiml("SMu", confirm) == ["hi"]  # and again: confirmed after the latest answer
     early = now + timedelta(seconds=59)
     assert store.claim_due_outbound(early, early + timedelta(seconds=30), 10) == []
     assert store.overdue_work(early, 10) == ([], [])

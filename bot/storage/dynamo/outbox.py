@@ -179,8 +179,9 @@ class DynamoOutbox(DynamoBase):
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         self.table.update(outbox_pk(outbound_id), "OUT", expression, "attribute_exists(PK)", _NAMES, **named)
 
-    def _to_twiml(self, outbound_id: int, confirm_after: datetime | None) -> bool:
-        """A `queued` row answered in a webhook response: `answered`, due for its confirmation at `confirm_after`."""
+    def _to_twiml(self, outbound_id: int, confirm_after: datetime | None, seen: str = QUEUED) -> bool:
+        """A `queued` row (or an `answered` one, again) answered in a webhook response: `answered`, due for its
+        confirmation at `confirm_after`; False when its state is no longer `seen`."""
         due = when(confirm_at(confirm_after))
         done = self.table.update(
             outbox_pk(outbound_id),
@@ -193,7 +194,7 @@ class DynamoOutbox(DynamoBase):
             answered=ANSWERED,
             due=due,
             gpk="DUE#OUT",
-            queued=QUEUED,
+            queued=seen,
         )
         return done is not None
 
@@ -208,7 +209,9 @@ class DynamoOutbox(DynamoBase):
         bodies = []
         for row in self._rows_of(sid):
             status = row["status"]
-            if status in (TWIML, ANSWERED) or (status == QUEUED and self._to_twiml(int(row["id"]), confirm_after)):
+            if status == TWIML or (
+                status in (QUEUED, ANSWERED) and self._to_twiml(int(row["id"]), confirm_after, status)
+            ):
                 bodies.append(row["body"])
         return bodies
 

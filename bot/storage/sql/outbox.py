@@ -141,7 +141,7 @@ class SqlOutbox(SqlBase):
             answered = (QUEUED, TWIML, ANSWERED)
             rows = s.scalars(select(o).where(o.message_sid == sid, o.status.in_(answered)).order_by(o.id)).all()
             for row in rows:
-                if row.status == QUEUED:
+                if row.status != TWIML:  # answered again: confirmed no earlier than this answer's deadline
                     row.status, row.lease_until, row.next_attempt_at = ANSWERED, None, confirm_at(confirm_after)
             return [row.body for row in rows]
 
