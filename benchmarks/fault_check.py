@@ -16,7 +16,7 @@ from fault_traffic import ACKS, PLACEHOLDERS, Sent
 from bot.devtools.simulate import reply_texts
 
 UNFINISHED = ("pending", "received")
-OUTBOX_UNFINISHED = ("queued", "sending")
+OUTBOX_UNFINISHED = ("queued", "sending", "answered")  # answered: by TwiML, to be confirmed at Twilio
 
 
 def percentile(values: list[float], share: float) -> float | None:

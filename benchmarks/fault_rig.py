@@ -94,6 +94,11 @@ class Knobs:
     retry_max_s: float = 3.0
     retry_poll_s: float = 0.2
     reply_budget_s: float = 2.0
+    twiml_confirm_s: float = 20.0  # a TwiML reply is looked up at Twilio after this (the client gives up at 15 s)
+
+    def settle_s(self) -> float:
+        """How long the drain waits without progress before it calls the bot stuck: past a TwiML reply's check."""
+        return max(10.0, 2 * (self.lease_s + self.retry_max_s), self.twiml_confirm_s + 10.0)
 
 
 def bot_env(

@@ -122,7 +122,7 @@ def crash(
             )
             reader = reader_for(run.store_url, run.db)
             try:
-                drained = await drain(reader, drain_s, settle_s=max(10.0, 2 * (knobs.lease_s + knobs.retry_max_s)))
+                drained = await drain(reader, drain_s, settle_s=knobs.settle_s())
                 await run.stop_bots()  # nothing changes under the checker; a DynamoDB table lives on in its server
                 db = await asyncio.to_thread(reader.read)
             finally:
@@ -232,7 +232,7 @@ def load(
             until = time.monotonic() + duration
             await asyncio.gather(*(traffic.person(i, until, span(every), (0.4, 0.3, 0.3), seed) for i in range(people)))
             reader = reader_for(run.store_url, run.db)
-            drained = await drain(reader, drain_s, settle_s=max(10.0, 2 * (knobs.lease_s + knobs.retry_max_s)))
+            drained = await drain(reader, drain_s, settle_s=knobs.settle_s())
         verdict = check(reader.read(), traffic.sent, list(run.twilio.messages), photos_have_items=False)
         return {
             "sent": len(traffic.sent),

@@ -157,6 +157,10 @@ class BotSettings(BaseSettings):
     retry_max_attempts: int = Field(8, ge=1)
     retry_poll_s: float = Field(5.0, gt=0)
     lease_s: float = Field(90.0, gt=0, description="a message being worked on is retried after this if its worker died")
+    # a reply answered by TwiML is unconfirmed (Twilio may have stopped waiting for the response): after this it is
+    # looked up at Twilio and sent by REST if Twilio has no such message (bot.channel.delivery); keep it above
+    # Twilio's 15 s webhook timeout
+    twiml_confirm_s: float = Field(60.0, gt=0, description="check that a TwiML reply reached Twilio after this")
 
     timezone: str = "UTC"
     default_tier: str = "free"

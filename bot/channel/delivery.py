@@ -4,7 +4,9 @@ call and `sent` with Twilio's SID after it, retried with backoff when the Messag
 A row found `sending` under an expired lease died mid-send, and one found `queued` under an expired lease may
 have gone out in a webhook response just before its process died: Twilio may or may not have the message
 (it logs TwiML answers too). It is looked up (`Messenger.find_sent`) before it is sent, so a crash never sends
-one reply twice.
+one reply twice. A row `answered` in a webhook response is unconfirmed the same way (the client may have stopped
+waiting for that response): `twiml_confirm_s` later it is claimed like one, looked up, and sent only if Twilio
+never got it.
 """
 
 from __future__ import annotations

@@ -108,12 +108,15 @@ class Messenger:
         except (TwilioException, OSError) as exc:
             raise LookupFailed(f"Messages API list since {since:%Y-%m-%d} failed: {exc}") from exc
         floor = since.replace(microsecond=0)
+        matches = []
         for message in found:
             # a queued message has no date_sent yet: its creation is when we handed it over
             at = message.date_created or message.date_sent
             if message.body == body and isinstance(at, datetime) and at >= floor and message.sid not in exclude:
-                return message.sid
-        return None
+                matches.append((at, message.sid))
+        # the earliest: of two replies in the same words (two "help"s), the first one asked about takes the first
+        # message, and the second one's lookup (from a later `since`, the first's SID excluded) finds the second
+        return min(matches)[1] if matches else None
 
     def delete_media(self, message_sid: str) -> int:
         """Delete every media file of message `message_sid` at Twilio; how many were deleted. A message or media

@@ -86,15 +86,20 @@ class BotService:
     async def _event(self, kind: str, sid: str | None, user_id: int | None = None, **detail) -> None:
         await off_loop(self.store.add_event, kind, utcnow(), sid, user_id, detail=detail)
 
+    def _confirm_after(self) -> datetime:
+        """When a reply answered by TwiML now is looked up at Twilio (sent by REST if Twilio never got it)."""
+        return utcnow() + timedelta(seconds=self.settings.twiml_confirm_s)
+
     async def answered(self, outbound_ids: tuple[int, ...], arrived: float | None = None) -> None:
-        """The webhook's response carrying these outbox rows went out: they are delivered (run after sending it;
+        """The webhook's response carrying these outbox rows went out: they are `answered`, unconfirmed until Twilio's
+        log is asked `twiml_confirm_s` later (Twilio may have stopped waiting for it) (run after sending it;
         if this process dies first, the rows stay queued and the delivery worker sends them by REST). A response
         that went out late (`in_time`) may have found Twilio gone: its rows are left to REST the same way."""
         if not in_time(arrived):
             log.warning("answer carrying outbox rows %s went out late: left to the REST sender", outbound_ids)
             return
         try:
-            await off_loop(self.store.mark_twiml, list(outbound_ids))
+            await off_loop(self.store.mark_twiml, list(outbound_ids), self._confirm_after())
         except Exception:  # the REST fallback will send them: a duplicate is better than a loss
             log.exception("could not mark outbox rows %s answered by TwiML", outbound_ids)
 
@@ -139,7 +144,7 @@ class BotService:
             await self._event("taken_over", message.sid, user.id, attempt=taken.attempts)
             return await self._work(taken, user)
         # a replay marks queued replies answered: not in an answer Twilio may no longer wait for
-        bodies = await off_loop(self.store.replay_twiml, message.sid) if in_time(arrived) else []
+        bodies = await off_loop(self.store.replay_twiml, message.sid, self._confirm_after()) if in_time(arrived) else []
         if bodies:
             return Answer(twiml(tuple(bodies)), outcome="duplicate")
         # in flight, or answered with the REST API: say nothing now (or repeat the acknowledgement)

@@ -236,11 +236,12 @@ class OutboxStore(Protocol):
     def claim_due_outbound(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboundRecord]:
         """Lease rows due for a REST send; a row whose last send's fate is unknown has `unknown_since` set."""
 
-    def mark_twiml(self, outbound_ids: list[int]) -> int:
-        """Rows still `queued` that a webhook response carried are delivered."""
+    def mark_twiml(self, outbound_ids: list[int], confirm_after: datetime | None = None) -> int:
+        """Rows still `queued` that a webhook response carried are `answered`: due at `confirm_after` (default in
+        60 s) to be looked up at Twilio, and sent by REST if Twilio never got them."""
 
-    def replay_twiml(self, sid: str) -> list[str]:
-        """Bodies to answer a Twilio retry of `sid` with (rows not sent by REST)."""
+    def replay_twiml(self, sid: str, confirm_after: datetime | None = None) -> list[str]:
+        """Bodies to answer a Twilio retry of `sid` with (rows not sent by REST; queued ones become `answered`)."""
 
     def twilio_sids(self, to_addr: str, since: datetime) -> set[str]:
         """Twilio SIDs of replies to `to_addr` sent by REST since `since`."""

@@ -122,7 +122,7 @@ def test_an_answered_text_is_marked_delivered_and_replayed_not_resent(bot):
     form = bot.form("help")
     first = reply_texts(bot.post(form).text)
     sid = form["MessageSid"]
-    wait_until(lambda: {o["status"] for o in bot.store.outbound(sid)} == {"twiml"})
+    wait_until(lambda: {o["status"] for o in bot.store.outbound(sid)} == {"answered"})  # unconfirmed for 60 s
     assert reply_texts(bot.post(form).text) == first
     time.sleep(0.3)
     assert bot.twilio.standin.messages == []
@@ -142,6 +142,28 @@ def test_an_answer_that_went_out_too_late_for_twilio_is_sent_by_rest(make_bot, m
     assert reply_texts(bot.post(form).text) == []  # a late retry: no replay claims the queued reply
     wait_until(lambda: bot.store.outbound(sid)[0]["status"] == "sent")
     assert [m["body"] for m in bot.twilio.standin.messages] == late  # by REST, once
+
+
+@pytest.mark.parametrize("twilio_got_it", [True, False])
+def test_a_twiml_reply_is_confirmed_at_twilio_and_sent_by_rest_only_if_twilio_never_got_it(make_bot, twilio_got_it):
+    """A webhook response can go out after its client stopped waiting (Twilio does at 15 s): a reply it carried is
+    `answered`, unconfirmed, until Twilio's message log says it has it; one it never got goes out by REST, once."""
+    bot = make_bot(twiml_confirm_s=1.0, retry_poll_s=0.1)
+    form = bot.form("help")
+    answered = reply_texts(bot.post(form).text)
+    sid = form["MessageSid"]
+    assert answered
+    if twilio_got_it:  # Twilio logs the <Message>s of a TwiML answer it received (as fault_traffic.py's client does)
+        for body in answered:
+            bot.twilio.standin.record_reply(form["From"], form["To"], body, datetime.now(UTC))
+    # else: the client abandoned the response, so nothing is logged at Twilio
+    wait_until(lambda: {o["status"] for o in bot.store.outbound(sid)} == {"sent"})
+    time.sleep(0.5)  # more rounds of the delivery worker: nothing more goes out
+    assert [m["body"] for m in bot.twilio.standin.messages] == ([] if twilio_got_it else answered)
+    (row,) = bot.store.outbound(sid)
+    assert row["twilio_sid"] and row["attempts"] == 1
+    found = [e.detail.get("found_after_crash") for e in bot.store.events(sid) if e.kind == "replied"]
+    assert found == ([None, True] if twilio_got_it else [None, None])  # the TwiML answer, then its confirmation
 
 
 def settings_for(twilio_url: str, tmp_path) -> BotSettings:
@@ -210,3 +232,15 @@ def test_the_admin_cli_lists_dead_letters(make_bot):
     assert result.exit_code == 0, result.output
     assert "replies never sent: 1" in result.output and form["MessageSid"] in result.output
     assert "stand-in failure" in result.output or "500" in result.output
+
+
+def test_a_lookup_takes_the_earliest_message_in_the_same_words(twilio_api):
+    """Two replies in the same words (two "help"s) confirmed in turn: each finds its own message at Twilio."""
+    standin = twilio_api.standin
+    messenger = Messenger(standin.account_sid, standin.auth_token, twilio_api.url)
+    to, sender, at = "whatsapp:+15550001", "whatsapp:+1415", datetime.now(UTC).replace(microsecond=0)
+    first = standin.record_reply(to, sender, "Commands: ...", at - timedelta(seconds=10))
+    second = standin.record_reply(to, sender, "Commands: ...", at - timedelta(seconds=5))
+    assert messenger.find_sent(to, sender, "Commands: ...", at - timedelta(seconds=12)) == first
+    assert messenger.find_sent(to, sender, "Commands: ...", at - timedelta(seconds=7), {first}) == second
+    assert messenger.find_sent(to, sender, "Commands: ...", at - timedelta(seconds=7), {first, second}) is None

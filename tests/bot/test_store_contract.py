@@ -219,8 +219,9 @@ def test_twiml_answers_replays_and_due_rows(store):
     lease = now + timedelta(seconds=30)
     first = store.enqueue_outbound("SMt", "result", "whatsapp:+1", "whatsapp:+2", "one", now, lease)
     second = store.enqueue_outbound("SMt", "result-2", "whatsapp:+1", "whatsapp:+2", "two", now, lease)
-    assert store.mark_twiml([first.id]) == 1
-    assert store.replay_twiml("SMt") == ["one", "two"]  # the queued one is now answered this way too
+    confirm = now + timedelta(minutes=10)  # answered by TwiML: looked up at Twilio from then on
+    assert store.mark_twiml([first.id], confirm) == 1
+    assert store.replay_twiml("SMt", confirm) == ["one", "two"]  # the queued one is now answered this way too
     assert store.claim_due_outbound(now + timedelta(minutes=5), now + timedelta(minutes=6), 10) == []
     dying = store.enqueue_outbound("SMd", "reply", "whatsapp:+1", "whatsapp:+2", "three", now, lease)
     assert store.claim_due_outbound(now + timedelta(seconds=5), now + timedelta(seconds=60), 10) == []  # leased
@@ -234,6 +235,35 @@ def test_twiml_answers_replays_and_due_rows(store):
     assert [d["id"] for d in store.dead_letters()] == [dying.id]
     assert [r["body"] for r in store.outbound()] == ["one", "two", "three"]
     del second
+
+
+def test_a_twiml_answer_is_unconfirmed_until_twilio_is_asked(store):
+    """`answered` rows are delivered as far as counts go, due for a lookup at Twilio at their confirmation time,
+    taken by one claimer (in-process sweep or work queue) with `unknown_since` so Twilio is asked before any send."""
+    user, now = person(store), utcnow()
+    lease = now + timedelta(seconds=30)
+    row = store.enqueue_outbound("SMu", "reply", "whatsapp:+1", "whatsapp:+2", "hi", now, lease, user.id)
+    confirm = now + timedelta(seconds=60)
+    assert store.mark_twiml([row.id], confirm) == 1 and store.mark_twiml([row.id], confirm) == 0
+    assert store.outbound("SMu")[0]["status"] == "answered"
+    assert store.replies_sent(user.id, now - timedelta(seconds=1), now + timedelta(seconds=1)) == 1
+    assert store.replay_twiml("SMu", now + timedelta(seconds=30)) == ["hi"]  # answered again on Twilio's retry
+    assert store.claim_outbound_if_due(row.id, now, now) == (None, now + timedelta(seconds=30))
+    assert store.replay_twiml("SMu", confirm) == ["hi"]  # and again: confirmed after the latest answer
+    early = now + timedelta(seconds=59)
+    assert store.claim_due_outbound(early, early + timedelta(seconds=30), 10) == []
+    assert store.overdue_work(early, 10) == ([], [])
+    assert store.claim_outbound_if_due(row.id, early, early) == (None, confirm)
+    later = now + timedelta(seconds=61)
+    assert store.overdue_work(later, 10) == ([], [row.id])
+    claims = parallel(lambda: store.claim_outbound_if_due(row.id, later, later + timedelta(seconds=30))[0], 4)
+    claims += [store.claim_due_outbound(later, later + timedelta(seconds=30), 10)]
+    taken = [c for c in claims[:4] if c is not None] + claims[4]
+    assert len(taken) == 1 and taken[0].id == row.id and taken[0].unknown_since is not None
+    assert taken[0].unknown_since <= now + timedelta(seconds=1)  # Twilio is asked from when the reply was written
+    store.mark_outbound(row.id, "sent", later, twilio_sid="SMtwiml")
+    assert store.claim_due_outbound(later + timedelta(hours=1), later + timedelta(hours=2), 10) == []
+    assert store.twilio_sids("whatsapp:+1", now - timedelta(seconds=1)) == {"SMtwiml"}
 
 
 def test_due_replies_are_claimed_across_pages(store):
@@ -538,7 +568,7 @@ def test_counts_per_tier_status_and_outbox_state(store):
     rows = [store.enqueue_outbound(f"SMc{i}", "reply", "a", "b", "x", now, None, people[0].id) for i in range(3)]
     store.claim_outbound(rows[0].id, now, now + timedelta(seconds=30))
     store.mark_twiml([rows[1].id])
-    assert [store.count_outbound(s) for s in ("queued", "sending", "twiml", "sent")] == [1, 1, 1, 0]
+    assert [store.count_outbound(s) for s in ("queued", "sending", "answered", "sent")] == [1, 1, 1, 0]
     store.mark_outbound(rows[0].id, "sent", now, twilio_sid="SMx")
     assert store.count_outbound("sending") == 0 and store.count_outbound("sent") == 1
 

@@ -1,7 +1,7 @@
 """The outbox on DynamoDB (`OutboxStore`): a reply is `OUTBOX#<id>/OUT`, and `MSG#<sid>/OUT#<kind>` claims its
 (message, kind) in the same transaction, so a reply is queued once. Rows move between states only by conditional
 updates on the state read, so two processes never both deliver one. Indexes: GSI1 `USER#<id>`/`OUT#<created>#<id>`
-(replies sent to a person), GSI2 `DUE#OUT`/<no earlier than due> while queued or sending, `DEAD#OUT`/<id> once
+(replies sent to a person), GSI2 `DUE#OUT`/<no earlier than due> while queued, sending or answered (to confirm), `DEAD#OUT`/<id> once
 given up, GSI3 `TO#<address>`/<created> (Twilio SIDs sent to an address), GSI4 `OUTSTATUS#<status>`/<created>
 (counts per status, replies delivered in a period)."""
 
@@ -13,9 +13,10 @@ from bot.storage.dynamo.base import DynamoBase
 from bot.storage.dynamo.messages import message_pk
 from bot.storage.dynamo.table import encode, pad, parse_when, when
 from bot.storage.records import OutboundRecord
+from bot.storage.sql.outbox import ANSWERED, confirm_at
 
 QUEUED, TWIML, SENDING, SENT, GAVE_UP = "queued", "twiml", "sending", "sent", "failed"
-DELIVERED = (TWIML, SENT)
+DELIVERED = (TWIML, SENT, ANSWERED)  # answered: in a webhook response, unconfirmed (bot.storage.sql.outbox)
 _NAMES = {"#status": "status"}
 
 
@@ -115,7 +116,7 @@ class DynamoOutbox(DynamoBase):
         at = when(now)
         for item in self.table.query("DUE#OUT", index="GSI2", until=at):
             status, lease = item["status"], item.get("lease_until")
-            due = status == SENDING or (status == QUEUED and item.get("next_attempt_at", "") <= at)
+            due = status == SENDING or (status in (QUEUED, ANSWERED) and item.get("next_attempt_at", "") <= at)
             if not due or (lease is not None and lease >= at):
                 continue
             updated = self._lease_due(item, now, lease_until)
@@ -132,6 +133,8 @@ class DynamoOutbox(DynamoBase):
         # perhaps after a webhook response carried it; Twilio is asked from the earliest moment it could have gone
         leased = item["status"] == SENDING or item.get("lease_until") is not None
         unknown = (item.get("attempt_started_at") or item["created_at"]) if leased else None
+        if item["status"] == ANSWERED:  # Twilio logs a TwiML answer when it gets it: after the row was written
+            unknown = item["created_at"]
         condition, seen = _lease_condition(item)
         updated = self.table.update(
             outbox_pk(int(item["id"])),
@@ -176,30 +179,39 @@ class DynamoOutbox(DynamoBase):
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         self.table.update(outbox_pk(outbound_id), "OUT", expression, "attribute_exists(PK)", _NAMES, **named)
 
-    def _to_twiml(self, outbound_id: int) -> bool:
+    def _to_twiml(self, outbound_id: int, confirm_after: datetime | None, seen: str = QUEUED) -> bool:
+        """A `queued` row (or an `answered` one, again) answered in a webhook response: `answered`, due for its
+        confirmation at `confirm_after`; False when its state is no longer `seen`."""
+        due = when(confirm_at(confirm_after))
         done = self.table.update(
             outbox_pk(outbound_id),
             "OUT",
-            "SET #status = :twiml, GSI4PK = :g4 REMOVE lease_until, GSI2PK, GSI2SK",
+            "SET #status = :answered, GSI4PK = :g4, next_attempt_at = :due, GSI2PK = :gpk, GSI2SK = :due "
+            "REMOVE lease_until",
             "#status = :queued",
             _NAMES,
-            g4=f"OUTSTATUS#{TWIML}",
-            twiml=TWIML,
-            queued=QUEUED,
+            g4=f"OUTSTATUS#{ANSWERED}",
+            answered=ANSWERED,
+            due=due,
+            gpk="DUE#OUT",
+            queued=seen,
         )
         return done is not None
 
-    def mark_twiml(self, outbound_ids: list[int]) -> int:
-        return sum(self._to_twiml(i) for i in dict.fromkeys(outbound_ids))
+    def mark_twiml(self, outbound_ids: list[int], confirm_after: datetime | None = None) -> int:
+        return sum(self._to_twiml(i, confirm_after) for i in dict.fromkeys(outbound_ids))
 
     def _rows_of(self, sid: str) -> list[dict]:
         ids = sorted(int(k["outbound_id"]) for k in self.table.query(message_pk(sid), sk_prefix="OUT#"))
         return [row for row in map(self._get, ids) if row is not None]
 
-    def replay_twiml(self, sid: str) -> list[str]:
+    def replay_twiml(self, sid: str, confirm_after: datetime | None = None) -> list[str]:
         bodies = []
         for row in self._rows_of(sid):
-            if row["status"] == TWIML or (row["status"] == QUEUED and self._to_twiml(int(row["id"]))):
+            status = row["status"]
+            if status == TWIML or (
+                status in (QUEUED, ANSWERED) and self._to_twiml(int(row["id"]), confirm_after, status)
+            ):
                 bodies.append(row["body"])
         return bodies
 

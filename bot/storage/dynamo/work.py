@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bot.storage.dynamo.base import DynamoBase
 from bot.storage.dynamo.messages import _message, message_pk
-from bot.storage.dynamo.outbox import QUEUED, SENDING, outbox_pk
+from bot.storage.dynamo.outbox import ANSWERED, QUEUED, SENDING, outbox_pk
 from bot.storage.dynamo.table import parse_when, when
 from bot.storage.records import PENDING, MessageRecord, OutboundRecord
 
@@ -50,9 +50,9 @@ class DynamoWork(DynamoBase):
         at, due_at = when(now), None
         for _ in range(_TRIES):
             item = self.table.get(outbox_pk(outbound_id), "OUT")
-            if item is None or item["status"] not in (QUEUED, SENDING):
+            if item is None or item["status"] not in (QUEUED, SENDING, ANSWERED):
                 return None, None
-            waits = item.get("next_attempt_at") if item["status"] == QUEUED else None
+            waits = item.get("next_attempt_at") if item["status"] in (QUEUED, ANSWERED) else None
             lease = item.get("lease_until")
             due_at = _later(waits, lease)
             if (lease is not None and lease >= at) or (waits is not None and waits > at):
@@ -77,7 +77,7 @@ class DynamoWork(DynamoBase):
         ids = []
         for item in self.table.query("DUE#OUT", index="GSI2", until=at):
             status, lease = item["status"], item.get("lease_until")
-            due = status == SENDING or (status == QUEUED and item.get("next_attempt_at", "") <= at)
+            due = status == SENDING or (status in (QUEUED, ANSWERED) and item.get("next_attempt_at", "") <= at)
             if due and (lease is None or lease < at):
                 ids.append(int(item["id"]))
                 if len(ids) >= limit:

@@ -3,17 +3,25 @@ by guarded UPDATEs, so two processes can never both deliver one row."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.storage.records import OutboundRecord
+from bot.storage.records import OutboundRecord, utcnow
 from bot.storage.sql import tables as t
 from bot.storage.sql.engine import SqlBase
 
 QUEUED, TWIML, SENDING, SENT, GAVE_UP = "queued", "twiml", "sending", "sent", "failed"
-DELIVERED = (TWIML, SENT)
+# answered in a webhook response, unconfirmed: the client may have stopped waiting for it (Twilio does at 15 s), so
+# at `next_attempt_at` Twilio is asked whether it has the message, and it is sent by REST if not
+ANSWERED = "answered"
+DELIVERED = (TWIML, SENT, ANSWERED)  # counted as replies (limits, reports): an unconfirmed one is sent at worst late
+CONFIRM_AFTER = timedelta(seconds=60)  # when the caller does not say (BotSettings.twiml_confirm_s)
+
+
+def confirm_at(confirm_after: datetime | None) -> datetime:
+    return confirm_after or utcnow() + CONFIRM_AFTER
 
 
 def _outbound(row: t.Outbound, unknown_since: datetime | None = None) -> OutboundRecord:
@@ -39,6 +47,8 @@ def lease_due(row: t.Outbound, now: datetime, lease_until: datetime) -> Outbound
     it could have gone out."""
     leased = row.status == SENDING or row.lease_until is not None
     unknown = (row.attempt_started_at or row.created_at) if leased else None
+    if row.status == ANSWERED:  # Twilio logs a TwiML answer when it gets it: after the row was written
+        unknown = row.created_at
     row.status, row.lease_until, row.attempts = SENDING, lease_until, row.attempts + 1
     row.attempt_started_at = unknown or now
     return _outbound(row, unknown)
@@ -92,7 +102,9 @@ class SqlOutbox(SqlBase):
             expired = or_(o.lease_until.is_(None), o.lease_until < now)
             query = (
                 select(o)
-                .where(or_(and_(o.status == QUEUED, o.next_attempt_at <= now), o.status == SENDING), expired)
+                .where(
+                    or_(and_(o.status.in_((QUEUED, ANSWERED)), o.next_attempt_at <= now), o.status == SENDING), expired
+                )
                 .order_by(o.next_attempt_at)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -110,23 +122,27 @@ class SqlOutbox(SqlBase):
                 values["next_attempt_at"] = next_attempt_at
             s.execute(update(t.Outbound).where(t.Outbound.id == outbound_id).values(**values))
 
-    def mark_twiml(self, outbound_ids: list[int]) -> int:
-        """The webhook's response carried these rows: those still `queued` are delivered. Returns how many."""
+    def mark_twiml(self, outbound_ids: list[int], confirm_after: datetime | None = None) -> int:
+        """The webhook's response carried these rows: those still `queued` are `answered`, to be confirmed at
+        Twilio from `confirm_after` on. Returns how many."""
         if not outbound_ids:
             return 0
         with self._tx() as s:
             o = t.Outbound
-            query = update(o).where(o.id.in_(outbound_ids), o.status == QUEUED).values(status=TWIML, lease_until=None)
-            return s.execute(query).rowcount
+            values = {"status": ANSWERED, "lease_until": None, "next_attempt_at": confirm_at(confirm_after)}
+            return s.execute(update(o).where(o.id.in_(outbound_ids), o.status == QUEUED).values(**values)).rowcount
 
-    def replay_twiml(self, sid: str) -> list[str]:
+    def replay_twiml(self, sid: str, confirm_after: datetime | None = None) -> list[str]:
         """Twilio asked again for `sid` (it never got our answer): the bodies to answer with, in order — the rows
-        answered in a response before and those still queued (now answered this way); none sent by REST."""
+        answered in a response before and those still queued (now answered this way, unconfirmed); none sent by
+        REST."""
         with self._tx() as s:
             o = t.Outbound
-            rows = s.scalars(select(o).where(o.message_sid == sid, o.status.in_((QUEUED, TWIML))).order_by(o.id)).all()
+            answered = (QUEUED, TWIML, ANSWERED)
+            rows = s.scalars(select(o).where(o.message_sid == sid, o.status.in_(answered)).order_by(o.id)).all()
             for row in rows:
-                row.status, row.lease_until = TWIML, None
+                if row.status != TWIML:  # answered again: confirmed no earlier than this answer's deadline
+                    row.status, row.lease_until, row.next_attempt_at = ANSWERED, None, confirm_at(confirm_after)
             return [row.body for row in rows]
 
     def outbound(self, sid: str | None = None) -> list[dict]:

@@ -11,7 +11,7 @@ from bot.storage.records import PENDING, MessageRecord, OutboundRecord
 from bot.storage.sql import tables as t
 from bot.storage.sql.engine import SqlBase
 from bot.storage.sql.messages import _message
-from bot.storage.sql.outbox import QUEUED, SENDING, lease_due
+from bot.storage.sql.outbox import ANSWERED, QUEUED, SENDING, lease_due
 
 
 def _later(*times: datetime | None) -> datetime | None:
@@ -46,9 +46,9 @@ class SqlWork(SqlBase):
         when it was delivered, given up on or never existed."""
         with self._tx() as s:
             row = s.get(t.Outbound, outbound_id)
-            if row is None or row.status not in (QUEUED, SENDING):
+            if row is None or row.status not in (QUEUED, SENDING, ANSWERED):
                 return None, None
-            waits = row.next_attempt_at if row.status == QUEUED else None
+            waits = row.next_attempt_at if row.status in (QUEUED, ANSWERED) else None
             held = row.lease_until is not None and row.lease_until >= now
             if held or (waits is not None and waits > now):
                 return None, _later(waits, row.lease_until)
@@ -70,7 +70,7 @@ class SqlWork(SqlBase):
             ).all()
             ids = s.scalars(
                 select(o.id)
-                .where(or_(and_(o.status == QUEUED, o.next_attempt_at <= before), o.status == SENDING))
+                .where(or_(and_(o.status.in_((QUEUED, ANSWERED)), o.next_attempt_at <= before), o.status == SENDING))
                 .where(or_(o.lease_until.is_(None), o.lease_until < before))
                 .order_by(o.next_attempt_at)
                 .limit(limit)
