@@ -40,8 +40,12 @@ def test_crash_run_with_two_replicas_on_the_sqs_queue(repo_root, tmp_path):
         assert "work queue: SQS" in (tmp_path / f"{name}.log").read_text()
 
 
-def test_a_store_the_checker_cannot_read_is_refused_up_front(repo_root, tmp_path):
-    store = "dynamodb://us-east-1?table=bot"
-    command = [sys.executable, "benchmarks/faults.py", "crash", "--store", store, "--workdir", str(tmp_path)]
-    done = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "reads sqlite:/// stores only" in done.stderr, done.stderr
+def test_a_store_the_campaign_cannot_serve_is_refused_up_front(repo_root, tmp_path):
+    # the campaign serves its own DynamoDB table (never a real one) and checks SQLite files; anything else: refused
+    for store, said in (
+        ("dynamodb://us-east-1?table=bot&endpoint=http://127.0.0.1:9", "give no endpoint"),
+        ("postgresql://bot@localhost/bot", "a sqlite:/// file or a dynamodb:// table"),
+    ):
+        command = [sys.executable, "benchmarks/faults.py", "crash", "--store", store, "--workdir", str(tmp_path)]
+        done = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and said in " ".join(done.stderr.replace("│", " ").split()), done.stderr

@@ -96,11 +96,14 @@ def test_a_logged_meal_matches_the_planned_recipe_it_is(recipes):
     assert best_meal(typed, [((0, "lunch"), other)], hour=13) is None
 
 
-def put_breakfast(bot, recipes, slot: str = "breakfast", recipe_id: str = BREAKFAST) -> None:
-    """Make today's `slot` of the plan in use the `recipe_id` recipe (the rest as planned)."""
+def put_breakfast(bot, recipes, slot: str = "breakfast", recipe_id: str = BREAKFAST, others: str | None = None) -> None:
+    """Make today's `slot` of the plan in use the `recipe_id` recipe (the rest as planned, or all `others`: a
+    planned lunch of lentil soup with whole-wheat bread also matches TYPED, and the hour of the day decides)."""
     record = bot.store.latest_plan(bot.user_id())
     plan = record.plan
     meals = plan["days"][0]["meals"]
+    for other in meals if others else ():
+        other.update(recipe_id=others, name=recipes[others].name)
     meal = next(m for m in meals if m["slot"] == slot)
     meal.update(recipe_id=recipe_id, name=recipes[recipe_id].name)
     bot.store.update_plan(record.id, utcnow(), plan=plan)
@@ -133,7 +136,7 @@ def test_a_planned_meal_logged_is_kept_asked_about_once_and_rated(plans_bot, rec
     bot = plans_bot
     uid = onboarded(bot)
     say(bot, "plan 3 days")
-    put_breakfast(bot, recipes)
+    put_breakfast(bot, recipes, others="banana-almonds")
 
     logged = say(bot, TYPED)
     name = recipes[BREAKFAST].name
@@ -161,7 +164,7 @@ def test_how_was_it_is_dropped_by_a_correction(plans_bot, recipes):
     bot = plans_bot
     uid = onboarded(bot)
     say(bot, "plan 3 days")
-    put_breakfast(bot, recipes)
+    put_breakfast(bot, recipes, others="banana-almonds")
     assert "How was" in say(bot, TYPED)
     fixed = say(bot, "the egg was 100 g")  # correcting, not answering: read as the correction it is
     assert fixed.startswith("Fixed:") and bot.store.get_profile(uid).asking is None

@@ -159,13 +159,15 @@ def test_the_apps_scheduler_sends_the_weekly_check_in_once_across_a_restart(make
     now = utcnow()
     bot.store.schedule_job(f"{CHECKIN}:{user.id}:x", user.id, CHECKIN, now, {"week_start": "2026-11-23"}, now)
     again = make_bot(**settings)
-    [sent] = twilio_api.standin.wait_for_messages(1)
+    [sent] = twilio_api.standin.wait_for_messages(1, timeout_s=60)
     assert sent["to"] == "whatsapp:" + PARIS and sent["body"].startswith("How did this week go?")
     again.server.stop()
     third = make_bot(**settings)
     now = utcnow()
     third.store.schedule_job(f"{CHECKIN}:{user.id}:y", user.id, CHECKIN, now, {"week_start": "2026-11-30"}, now)
-    assert len(twilio_api.standin.wait_for_messages(2)) == 2  # the third app's scheduler runs: y, and not x again
+    assert (
+        len(twilio_api.standin.wait_for_messages(2, timeout_s=60)) == 2
+    )  # the third app's scheduler runs: y, and not x again
     assert {j.key[-1]: j.status for j in third.store.jobs(user.id) if j.key[-2] == ":"} == {"x": "sent", "y": "sent"}
 
 
