@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from bot.calendar.times import clock, to_utc
+from bot.personal.timing import meal_times_of
 from bot.settings import BotSettings
 from bot.storage.records import PlanRecord
-from nutrition.personalization.preferences import UserPreferences
 
 log = logging.getLogger(__name__)
 SHOPPING_MIN, PREP_MIN, CHECKIN_MIN = 60, 90, 15
@@ -45,13 +45,7 @@ def uid(user_id: int, week_start: str, day: str, kind: str) -> str:
 def meal_times(settings: BotSettings, learned: Mapping | None) -> dict[str, time]:
     """slot → local meal time: what the personal wing learned (confident enough), else the settings' defaults."""
     times = {slot: clock(value) for slot, value in settings.meal_times.items()}
-    prefs = UserPreferences.from_dict(learned or {})
-    for slot, value in prefs.meal_times.items():
-        if value.confidence >= settings.meal_time_min_confidence:
-            try:
-                times[slot] = clock(str(value.value))
-            except ValueError:
-                continue  # a malformed stored time keeps the default
+    times.update({slot: m.at for slot, m in meal_times_of(learned, settings.meal_time_min_confidence).items()})
     return times
 
 
