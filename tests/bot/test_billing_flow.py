@@ -91,15 +91,18 @@ def test_the_scheduled_check_ends_a_grace_while_the_person_says_nothing(billing_
     subscription_id, events = upgrade_and_pay(billing, "premium")
     billing.deliver_all(events)
     billing.deliver_all(billing.stripe.fail_payment(subscription_id))
-    inbound = len(billing.bot.store.events())
     wait_for(lambda: billing.tier() == "free", "the grace ended by the scheduled check")
     lapsed = wait_for(lambda: [m for m in sent_to_alice(billing) if "payment didn't come through" in m], "told")
     assert "you're now on the free plan" in lapsed[0]
-    checked = [e for e in billing.bot.store.events()[inbound:] if e.kind == "billing"]
+    # the bot's own billing changes after the failed payment, Stripe's events left out: the one-second grace can
+    # end while deliver_all is still handing over the rest of them (a busy CI machine)
+    events = billing.bot.store.events()
+    failed = next(i for i, e in enumerate(events) if e.kind == "billing" and e.detail["change"] == "payment_failed")
+    checked = [e for e in events[failed + 1 :] if e.kind == "billing" and "stripe_event" not in e.detail]
     assert [(e.detail["by"], e.detail["change"], e.detail["why"]) for e in checked] == [
         ("scheduled_check", "payment_lapsed", "grace_over")
     ]
-    assert not [e for e in billing.bot.store.events()[inbound:] if e.kind == "received"]  # nobody wrote meanwhile
+    assert not [e for e in events[failed + 1 :] if e.kind == "received"]  # nobody wrote meanwhile
 
 
 def test_a_cancellation_at_period_end_downgrades_when_the_period_ends(billing_bot):
