@@ -4,6 +4,7 @@ deleted → free, each change told and logged; and what time alone does (the bil
 import time
 
 import pytest
+from waiting import wait_for
 
 from bot.devtools.stripe_standin import MONTH_S
 
@@ -21,15 +22,6 @@ def upgrade_and_pay(billing, tier: str, at: int | None = None) -> tuple[str, lis
 
 def sent_to_alice(billing) -> list[str]:
     return [m["body"] for m in billing.bot.twilio.standin.messages if m["to"] == f"whatsapp:{billing.bot.sender}"]
-
-
-def wait_for(condition, what: str, timeout_s: float = 15.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if found := condition():
-            return found
-        time.sleep(0.05)
-    raise TimeoutError(f"never happened: {what}")
 
 
 def test_upgrade_pay_fail_delete_end_to_end(billing_bot):

@@ -6,19 +6,13 @@ import random
 import time
 
 import httpx
+from waiting import wait_for
 
 from bot.channel.answers import ack_reply
 from bot.devtools.simulate import reply_texts
 from bot.devtools.standins import ServerThread
 from bot.photos.meal_reply import UNAVAILABLE
 from bot.settings import WEBHOOK_PATH
-
-
-def wait_until(condition, timeout_s: float = 10.0):
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def test_model_server_down_then_up_the_retry_delivers(bot):
@@ -28,7 +22,7 @@ def test_model_server_down_then_up_the_retry_delivers(bot):
     assert reply_texts(bot.post(form).text) == [UNAVAILABLE]
     sid = form["MessageSid"]
     assert bot.store.get_message(sid).status == "pending"
-    wait_until(lambda: bot.event_kinds(sid).count("analysis_failed") >= 3)  # retries fail quietly while it is down
+    wait_for(lambda: bot.event_kinds(sid).count("analysis_failed") >= 3)  # retries fail quietly while it is down
     assert bot.twilio.standin.messages == []
 
     restarted = ServerThread(bot.model.standin.app(), port=port).start()
@@ -78,8 +72,8 @@ def test_slow_analysis_is_acknowledged_then_delivered_with_the_rest_client(make_
     assert bot.post(form).text == response.text  # a Twilio retry now: the same acknowledgement, nothing new
     time.sleep(0.3)
     assert len(bot.twilio.standin.messages) == 1 and bot.model.standin.calls == 1
-    (outbound,) = bot.store.outbound(form["MessageSid"])
-    assert outbound["status"] == "sent" and outbound["twilio_sid"] == sent["sid"]
+    (outbound,) = wait_for(lambda: [o for o in bot.store.outbound(form["MessageSid"]) if o["status"] == "sent"], "sent")
+    assert outbound["twilio_sid"] == sent["sid"]
     assert bot.event_kinds(form["MessageSid"]) == ["received", "acknowledged", "analysed", "replied", "duplicate"]
 
 

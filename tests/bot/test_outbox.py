@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from waiting import wait_for
 
 from bot.channel.delivery import Delivery
 from bot.channel.messenger import Messenger
@@ -14,13 +15,6 @@ from bot.devtools.simulate import reply_texts
 from bot.settings import BotSettings
 from bot.storage.records import DONE, PENDING, ItemRecord, MediaRef, utcnow
 from bot.storage.sql.store import SqlStore
-
-
-def wait_until(condition, timeout_s: float = 10.0):
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -87,7 +81,7 @@ def test_a_crash_between_meal_and_outbox_in_the_app_is_redone_once(make_bot, mon
     assert len(bot.store.meals(bot.user_id())) == 1 and bot.store.get_message(sid).status == DONE
     time.sleep(0.5)
     assert len(bot.twilio.standin.messages) == 1
-    assert [(o["kind"], o["status"]) for o in bot.store.outbound(sid)] == [("result", "sent")]
+    wait_for(lambda: [(o["kind"], o["status"]) for o in bot.store.outbound(sid)] == [("result", "sent")], "sent")
 
 
 def test_a_text_whose_handling_died_is_taken_over_by_twilios_retry(make_bot, monkeypatch):
@@ -122,7 +116,7 @@ def test_an_answered_text_is_marked_delivered_and_replayed_not_resent(bot):
     form = bot.form("help")
     first = reply_texts(bot.post(form).text)
     sid = form["MessageSid"]
-    wait_until(lambda: {o["status"] for o in bot.store.outbound(sid)} == {"answered"})  # unconfirmed for 60 s
+    wait_for(lambda: {o["status"] for o in bot.store.outbound(sid)} == {"answered"})  # unconfirmed for 60 s
     assert reply_texts(bot.post(form).text) == first
     time.sleep(0.3)
     assert bot.twilio.standin.messages == []
@@ -140,7 +134,7 @@ def test_an_answer_that_went_out_too_late_for_twilio_is_sent_by_rest(make_bot, m
     sid = form["MessageSid"]
     assert late and bot.store.outbound(sid)[0]["status"] == "queued"
     assert reply_texts(bot.post(form).text) == []  # a late retry: no replay claims the queued reply
-    wait_until(lambda: bot.store.outbound(sid)[0]["status"] == "sent")
+    wait_for(lambda: bot.store.outbound(sid)[0]["status"] == "sent")
     assert [m["body"] for m in bot.twilio.standin.messages] == late  # by REST, once
 
 
@@ -157,7 +151,7 @@ def test_a_twiml_reply_is_confirmed_at_twilio_and_sent_by_rest_only_if_twilio_ne
         for body in answered:
             bot.twilio.standin.record_reply(form["From"], form["To"], body, datetime.now(UTC))
     # else: the client abandoned the response, so nothing is logged at Twilio
-    wait_until(lambda: {o["status"] for o in bot.store.outbound(sid)} == {"sent"})
+    wait_for(lambda: {o["status"] for o in bot.store.outbound(sid)} == {"sent"})
     time.sleep(0.5)  # more rounds of the delivery worker: nothing more goes out
     assert [m["body"] for m in bot.twilio.standin.messages] == ([] if twilio_got_it else answered)
     (row,) = bot.store.outbound(sid)
@@ -211,7 +205,7 @@ def test_replies_given_up_on_are_dead_letters(make_bot):
     bot.twilio.standin.fail_sends = 100
     form = bot.form(photos=[bot.media_url(bot.jpeg())])
     bot.post(form)
-    wait_until(lambda: bool(bot.store.dead_letters()))
+    wait_for(lambda: bool(bot.store.dead_letters()))
     (dead,) = bot.store.dead_letters()
     assert dead["message_sid"] == form["MessageSid"] and dead["attempts"] == 2 and "500" in dead["last_error"]
     assert dead["user_id"] == bot.user_id()
@@ -227,7 +221,7 @@ def test_the_admin_cli_lists_dead_letters(make_bot):
     bot.twilio.standin.fail_sends = 100
     form = bot.form(photos=[bot.media_url(bot.jpeg())])
     bot.post(form)
-    wait_until(lambda: bool(bot.store.dead_letters()))
+    wait_for(lambda: bool(bot.store.dead_letters()))
     result = CliRunner().invoke(app, ["dead-letters", "--database-url", bot.settings.database_url])
     assert result.exit_code == 0, result.output
     assert "replies never sent: 1" in result.output and form["MessageSid"] in result.output

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from waiting import wait_for
 
 from bot.channel.messenger import MediaDeletionFailed, Messenger
 from bot.coach.forget import HOW_TO_CONFIRM, confirmation
@@ -18,13 +19,6 @@ from bot.storage.sql.store import SqlStore
 
 BOB = "+15550002"
 DELETED = "Done: everything I had about you is deleted. Message me any time to start again."
-
-
-def wait_until(condition, timeout_s: float = 10.0):
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 # the webhook's body cap
@@ -154,7 +148,7 @@ def test_the_export_holds_the_delivery_events_of_a_slow_reply(make_bot):
     bot.post(form)
     bot.twilio.standin.wait_for_messages(1)
     sid = form["MessageSid"]
-    wait_until(lambda: any(e.kind == "replied" and e.detail.get("via") == "rest" for e in bot.store.events(sid)))
+    wait_for(lambda: any(e.kind == "replied" and e.detail.get("via") == "rest" for e in bot.store.events(sid)))
 
     exported = json.loads("".join(bot.send("export my data")))
     events = [(e["message_sid"], e["kind"], e["detail"].get("via")) for e in exported["events"]]
