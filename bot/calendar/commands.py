@@ -12,7 +12,7 @@ from bot.calendar.feed import Feeds
 from bot.calendar.google import GoogleCalendar
 from bot.calendar.reminders import Reminders
 from bot.calendar.times import local
-from bot.calendar.zones import find_zone, parse_zone_command
+from bot.calendar.zones import find_zone, parse_zone_command, zone_for_phone
 from bot.ledger import Ledger
 from bot.storage.protocols import CalendarBotStore
 from bot.storage.records import UserRecord
@@ -67,6 +67,20 @@ class CalendarReplies:
             return self._google(user, now)
         return None
 
+    def zone_question(self, user: UserRecord) -> str | None:
+        """The time zone question for a person whose number does not tell their zone (+1 555..., an Australian
+        mobile) and who has not told us; None when we know it. The conversation asks it once."""
+        if zone_for_phone(user.phone) is not None or self.store.calendar_person(user.id).zone_source == "person":
+            return None
+        return wording.ASK_ZONE
+
+    def answer_zone(self, user: UserRecord, body: str, now: datetime) -> CalendarTurn | None:
+        """The reply to the time zone question ("Chicago", "America/Denver"); None when `body` names no zone (it is
+        then read as any other message: a meal, a command)."""
+        said = parse_zone_command(body)
+        zone = find_zone(said if said else body.strip(" .!"))
+        return self._zone(user, zone, now) if zone else None
+
     def _google(self, user: UserRecord, now: datetime) -> CalendarTurn:
         refused = self._tier_refusal(user)
         if refused is not None:
@@ -84,6 +98,8 @@ class CalendarReplies:
     def _zone(self, user: UserRecord, said: str, now: datetime) -> CalendarTurn:
         if not said:
             source = self.store.calendar_person(user.id).zone_source
+            if source is None and zone_for_phone(user.phone) == user.timezone:
+                source = "phone"  # set on first contact from the number, never stored as told
             return CalendarTurn((wording.zone_is(user.timezone, source, local(now, user.timezone)),), "timezone")
         zone = find_zone(said)
         if zone is None:

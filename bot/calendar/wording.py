@@ -7,6 +7,12 @@ from datetime import datetime
 ZONE_HELP = 'Tell me your time zone like "timezone Europe/Paris" or "my time zone is Tokyo".'
 
 
+ASK_ZONE = (
+    'Which time zone are you in? Your city is enough ("Chicago", "Denver", "America/Phoenix"): days, totals and '
+    "reminders then follow your clock."
+)
+
+
 def zone_set(zone: str, local_now: datetime) -> str:
     return f"Time zone set: {zone} (it's {local_now:%H:%M} on {local_now:%a %d %b} there). Days, totals and reminders now follow it."
 
@@ -16,7 +22,7 @@ def zone_unknown(said: str) -> str:
 
 
 def zone_is(zone: str, source: str | None, local_now: datetime) -> str:
-    how = {"phone": " (from your number's country)", "person": ""}.get(source or "", " (the default)")
+    how = {"phone": " (from your number)", "person": ""}.get(source or "", " (the default)")
     return f"Your time zone: {zone}{how}, {local_now:%H:%M} there now. {ZONE_HELP}"
 
 

@@ -1,5 +1,6 @@
-"""A person's time zone: guessed from the phone number's country on first contact (only where the country has
-one zone), or told ("timezone Europe/Paris", "my time zone is Tokyo")."""
+"""A person's time zone: guessed from the phone number on first contact (its area's one zone by `phonenumbers`'
+data, +1 212 → America/New_York; else the zone of a country that keeps one), or told ("timezone Europe/Paris",
+"my time zone is Tokyo")."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import re
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
-# Calling code → the zone of countries that keep one. Countries spanning several zones (+1 North America, +7
-# Russia, +55 Brazil, +61 Australia, +52 Mexico, +62 Indonesia) are left out: those people
-# keep the default and are asked. Longest codes are tried first, so +1 is never taken for +1xxx islands.
+import phonenumbers
+from phonenumbers import timezone as number_zones
+
+# Calling code → the zone of countries that keep one (or nearly: Spain's mobiles may be in the Canaries), for
+# numbers whose area `phonenumbers` does not place in one zone (mobiles, unassigned test ranges). Countries
+# spanning several zones (+1 North America, +7 Russia, +55 Brazil, +61 Australia, +52 Mexico, +62 Indonesia) are
+# left out: there only the area decides, else the person keeps the default and is asked. Longest codes first.
 COUNTRY_ZONES: dict[str, str] = {
     "20": "Africa/Cairo",
     "27": "Africa/Johannesburg",
@@ -72,11 +77,50 @@ _ASKED = re.compile(r"^(?:what(?:'s| is) my time\s*zone|which time\s*zone|time\s
 
 
 def zone_for_phone(phone: str) -> str | None:
-    """The zone of the number's country when that country has only one ('+33...' → Europe/Paris), else None."""
+    """The number's zone when its area has one ('+1 212...' → America/New_York), else that of its country when
+    the country keeps one ('+33 6...' → Europe/Paris), else None ('+1 555...', an Australian mobile)."""
     digits = phone.removeprefix("whatsapp:").lstrip("+")
     if not digits.isdigit():
         return None
+    if area := _area_zone(digits):
+        return area
     return next((COUNTRY_ZONES[code] for code in _CODES if digits.startswith(code)), None)
+
+
+def _area_zone(digits: str) -> str | None:
+    try:
+        number = phonenumbers.parse("+" + digits)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    zones = [z for z in number_zones.time_zones_for_number(number) if z != number_zones.UNKNOWN_TIMEZONE]
+    if len(zones) != 1:
+        return None
+    zone = _RENAMED.get(zones[0], zones[0])
+    return zone if _known(zone) else None
+
+
+# phonenumbers' old spellings of zones tzdata has renamed since (it keeps them only as links): shown as they are now
+_RENAMED = {
+    "America/Buenos_Aires": "America/Argentina/Buenos_Aires",
+    "America/Godthab": "America/Nuuk",
+    "Asia/Calcutta": "Asia/Kolkata",
+    "Asia/Katmandu": "Asia/Kathmandu",
+    "Asia/Rangoon": "Asia/Yangon",
+    "Atlantic/Faeroe": "Atlantic/Faroe",
+    "Pacific/Enderbury": "Pacific/Kanton",
+    "Pacific/Ponape": "Pacific/Pohnpei",
+    "Pacific/Truk": "Pacific/Chuuk",
+}
+
+
+def _known(zone: str) -> bool:
+    try:
+        ZoneInfo(zone)
+    except (KeyError, ValueError):
+        return False
+    return True
 
 
 @cache

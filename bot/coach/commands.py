@@ -49,6 +49,9 @@ COMMANDS = (  # in the order the help text lists them
     # read by bot.plans.intents (before these commands): listed here for the help text only
     Command("plan", "plan my week"),
     Command("shopping_list", "shopping list"),
+    # read by bot.calendar.commands (before these commands): listed here for the help text only
+    Command("calendar", "calendar"),
+    Command("timezone", "timezone Europe/Paris"),
     Command(
         "export",
         "export my data",
@@ -104,8 +107,8 @@ _BY_WORD = {word: c.name for c in COMMANDS for word in c.words}
 _BY_PHRASE = {phrase: c.name for c in COMMANDS if not c.by_channel for phrase in (*c.words, *c.phrases)}
 
 HELP = (
-    'Send a photo of your meal, or type it ("2 eggs and a slice of toast", "150g chicken breast"): I\'ll log '
-    "portions, calories and macros.\n"
+    'Send a photo of your meal, a voice note, or type it ("2 eggs and a slice of toast", "150g chicken breast"): '
+    "I'll log portions, calories and macros.\n"
     'Fix the last meal: "that was a pear", "it was 150 g", "remove the bread".\n'
     f"Commands: {', '.join(c.shown for c in COMMANDS if c.shown)}."
 )

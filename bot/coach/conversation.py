@@ -42,6 +42,7 @@ from nutrition.targets import Goal
 log = logging.getLogger(__name__)
 OPTIONAL_FACTS = ("sex", "age", "height", "weight", "activity")
 _FACT_FIELD = {"sex": "sex", "age": "age_years", "height": "height_cm", "weight": "weight_kg", "activity": "activity"}
+ZONE_ASKING = "timezone"  # profile.asking while the time zone question waits; profile.asked keeps it asked once
 _GREETING = re.compile(r"^(hi|hello|hey|hiya|yo|good (morning|afternoon|evening)|start over|hola)\b")
 
 
@@ -75,6 +76,12 @@ class CalendarReplies(Protocol):
 
     def handle(self, user: UserRecord, body: str, now: datetime):
         """A reply with `messages` and `intent` to a time zone or calendar message; None for any other."""
+
+    def zone_question(self, user: UserRecord) -> str | None:
+        """The time zone question when the person's number does not tell it and they have not said it, else None."""
+
+    def answer_zone(self, user: UserRecord, body: str, now: datetime):
+        """The reply to that question, like `handle`'s; None when `body` names no zone."""
 
 
 class Conversation:
@@ -124,6 +131,10 @@ class Conversation:
             if said is not None:
                 return Turn((said,), "planned_rating")
             profile = self.store.get_profile(user.id)
+        if profile.asking == ZONE_ASKING:  # asked once: an answer naming no zone is read as any other message
+            self.store.update_profile(user.id, now, asking=None)
+            if self.calendar and (dated := self.calendar.answer_zone(user, body, now)) is not None:
+                return Turn(dated.messages, dated.intent)
         if self.calendar and (dated := self.calendar.handle(user, body, now)) is not None:  # time zone, calendar
             return Turn(dated.messages, dated.intent)
         # what was learned ("what do you know about me", "reset spice", "swap quinoa for rice"), then meal plans
@@ -273,7 +284,8 @@ class Conversation:
     def next_question(
         self, user: UserRecord, profile: ProfileRecord, day: str, now: datetime, onboarding: bool = False
     ) -> str | None:
-        """The one question worth asking now: allergies, then the goal, then (one a day) a profile fact."""
+        """The one question worth asking now: allergies, then the goal, then (one a day) the time zone where the
+        number did not tell it, a profile fact."""
         if not profile.allergies_known:
             self.store.update_profile(user.id, now, asking="allergies")
             return text.ASK_ALLERGIES
@@ -282,6 +294,11 @@ class Conversation:
             return text.ASK_GOAL
         if onboarding or profile.asked.get("_day") == day:
             return None
+        if ZONE_ASKING not in profile.asked and self.calendar and (zone := self.calendar.zone_question(user)):
+            self.store.update_profile(
+                user.id, now, asking=ZONE_ASKING, asked={**profile.asked, ZONE_ASKING: day, "_day": day}
+            )
+            return zone
         for fact in OPTIONAL_FACTS:
             if getattr(profile, _FACT_FIELD[fact]) is None and fact not in profile.asked:
                 self.store.update_profile(user.id, now, asking=fact, asked={**profile.asked, fact: day, "_day": day})

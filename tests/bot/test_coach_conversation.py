@@ -7,6 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from bot.calendar.wording import ASK_ZONE
 from bot.devtools.simulate import cli
 
 PHONE = "+15550042"
@@ -54,7 +55,7 @@ def test_replayed_conversation(coach_bot, say, tmp_path, capsys):
     ]
     assert lunch[4] == "Left today: 1,500 of 1,700 kcal (default) (protein 104 g, fat 56 g, carbs 138 g)"
     assert lunch[5] == "Next meal ideas:" and lunch[-2].startswith("Tip: ")
-    assert lunch[-1] == "To personalise your calorie target: are you male or female?"  # one optional question
+    assert lunch[-1] == ASK_ZONE  # +1 555 tells no time zone: asked, the day's one question
     ideas = lunch[6:-2]
     assert 2 <= len(ideas) <= 3 and not any(
         w in " ".join(ideas).lower() for w in ("shrimp", "almond", "walnut", "peanut")
@@ -67,6 +68,8 @@ def test_replayed_conversation(coach_bot, say, tmp_path, capsys):
         "*Meal: 190 kcal* (protein 13 g, fat 9 g, carbs 13 g)",
         "Today so far: 390 kcal in 2 meals (protein 15 g, fat 10 g, carbs 65 g)",
     ]
+    assert "time zone" not in " ".join(snack)  # a meal instead of an answer is logged; the question is not repeated
+    assert bot.store.get_user(bot.user_id(PHONE)).timezone == "UTC"  # the default kept
 
     # "that was a pear" fixes the last meal's least sure item; here the typed meal: both items are sure, the first
     fix = say(bot, "remove the toast").splitlines()

@@ -146,6 +146,7 @@ def test_one_preference_question_a_day_and_none_while_correcting(personal_bot):
     uid = bot.user_id()
     profile = dict(sex="female", age_years=34.0, height_cm=165.0, weight_kg=60.0, activity="light")
     bot.store.update_profile(uid, utcnow(), **profile)
+    bot.store.set_timezone(uid, "UTC", "person", utcnow())  # told, so the time zone is not asked either
     bot.store.set_personal_preferences(uid, {}, utcnow() - timedelta(days=10))  # known for 10 days: discovery
     logged = photo(bot)
     assert logged.splitlines()[-1].startswith("Any foods you'd rather not see in your meals?")

@@ -114,7 +114,8 @@ def onboarded(bot) -> int:
         say(bot, said)
     uid = bot.user_id()
     bot.store.update_profile(uid, utcnow(), sex="female", age_years=34.0, height_cm=165.0, weight_kg=60.0)
-    bot.store.update_profile(uid, utcnow(), activity="light")  # nothing left for onboarding to ask
+    bot.store.update_profile(uid, utcnow(), activity="light")
+    bot.store.set_timezone(uid, "UTC", "person", utcnow())  # told: nothing left for onboarding to ask
     return uid
 
 

@@ -8,13 +8,16 @@ from datetime import date, timedelta
 
 import httpx
 from icalendar import Calendar
+from waiting import wait_for
 
 from bot.calendar.reminders import CHECKIN
+from bot.calendar.wording import ASK_ZONE
 from bot.ledger import period_keys
 from bot.storage.records import ItemRecord, utcnow
 
 PARIS = "+33612345678"
 NEW_YORK = "+12125550123"
+IDAHO = "+12085551234"  # area code 208: Boise's zone in the south, Los Angeles' in the panhandle
 PUBLIC_URL = "https://bot.example.test"
 
 
@@ -49,9 +52,13 @@ def test_time_zone_from_the_number_then_told_and_today_follows_it(make_bot, repo
     bot = make_bot(recipes_dir=repo_root / "data" / "recipes")
     bot.send("hi", sender=PARIS)
     assert bot.store.get_or_create_user(PARIS, "free", "UTC").timezone == "Europe/Paris"  # one-zone country
+    [reply] = bot.send("timezone?", sender=PARIS)
+    assert "Europe/Paris (from your number)" in reply
     bot.send("hi", sender=NEW_YORK)
-    assert bot.store.get_or_create_user(NEW_YORK, "free", "UTC").timezone == "UTC"  # +1 spans zones: default
-    [reply] = bot.send("timezone?", sender=NEW_YORK)
+    assert bot.store.get_or_create_user(NEW_YORK, "free", "UTC").timezone == "America/New_York"  # by area code
+    bot.send("hi", sender=IDAHO)
+    assert bot.store.get_or_create_user(IDAHO, "free", "UTC").timezone == "UTC"  # 208 spans two zones: default
+    [reply] = bot.send("timezone?", sender=IDAHO)
     assert "UTC (the default)" in reply and "timezone Europe/Paris" in reply
     [reply] = bot.send("my time zone is Pacific/Tongatapu", sender=NEW_YORK)
     assert reply.startswith("Time zone set: Pacific/Tongatapu")
@@ -168,7 +175,9 @@ def test_the_apps_scheduler_sends_the_weekly_check_in_once_across_a_restart(make
     assert (
         len(twilio_api.standin.wait_for_messages(2, timeout_s=60)) == 2
     )  # the third app's scheduler runs: y, and not x again
-    assert {j.key[-1]: j.status for j in third.store.jobs(user.id) if j.key[-2] == ":"} == {"x": "sent", "y": "sent"}
+    # y reaches Twilio a moment before its job is marked sent: wait for the mark, not the message
+    statuses = lambda: {j.key[-1]: j.status for j in third.store.jobs(user.id) if j.key[-2] == ":"}  # noqa: E731
+    wait_for(lambda: statuses() == {"x": "sent", "y": "sent"}, f"both jobs marked sent (now {statuses()})")
 
 
 def test_plan_my_week_then_calendar_shows_the_planned_week_with_reminders(make_bot, usda_tables_dir, repo_root):
@@ -210,3 +219,33 @@ def test_plan_my_week_then_calendar_shows_the_planned_week_with_reminders(make_b
             break
         httpx.get(bot.server.url + "/healthz", trust_env=False)
     assert any(j.kind == CHECKIN and j.status == "pending" for j in bot.store.jobs(user.id))
+
+
+def test_help_lists_the_calendar_commands_as_they_are_answered(make_bot, repo_root):
+    bot = make_bot(recipes_dir=repo_root / "data" / "recipes")
+    [help_text] = bot.send("help", sender=NEW_YORK)
+    listed = help_text.rsplit("Commands: ", 1)[1]
+    assert "calendar," in listed and "timezone Europe/Paris," in listed and "voice note" in help_text
+    [reply] = bot.send("timezone Europe/Paris", sender=NEW_YORK)  # the example exactly as the help shows it
+    assert reply.startswith("Time zone set: Europe/Paris")
+    [reply] = bot.send("calendar", sender=NEW_YORK)
+    assert "isn't part of the free plan" in reply
+
+
+def test_a_number_that_tells_no_zone_is_asked_once_and_a_city_answers(make_bot, usda_tables_dir, repo_root):
+    bot = make_bot(nutrition_dir=usda_tables_dir, recipes_dir=repo_root / "data" / "recipes", coach="local")
+    for said in ("hi", "none", "eat better"):  # onboarding: allergies, goal (no other question meanwhile)
+        assert "time zone" not in " ".join(bot.send(said, sender=IDAHO))
+    [logged] = bot.send("2 eggs", sender=IDAHO)
+    assert logged.splitlines()[-1] == ASK_ZONE
+    [reply] = bot.send("Boise", sender=IDAHO)
+    assert reply.startswith("Time zone set: America/Boise")
+    user = bot.store.get_or_create_user(IDAHO, "free", "UTC")
+    assert user.timezone == "America/Boise" and bot.store.calendar_person(user.id).zone_source == "person"
+    uid = user.id
+    bot.store.update_profile(uid, utcnow(), asked={**bot.store.get_profile(uid).asked, "_day": ""})  # a new day
+    [logged] = bot.send("a banana", sender=IDAHO)
+    assert logged.splitlines()[-1] == "To personalise your calorie target: are you male or female?"  # not again
+
+    [logged] = bot.send("2 eggs", sender=NEW_YORK)  # its area code told its zone: never asked
+    assert "time zone" not in logged
