@@ -60,7 +60,7 @@ class Questions:
         since = self.store.personal_since(user.id)
         days_active = (now - since).days if since else 0
         days = {period_keys(now - timedelta(days=d), user.timezone)["day"] for d in range(7)}
-        messages = sum(self.store.usage(user.id, "day", day).get("messages", 0) for day in days)
+        messages = sum(used["messages"] for used in self.store.usages(user.id, "day", days).values())
         prefs = self.learning.get(user.id) if prefs is None else prefs
         return stage(prefs, days_active=days_active, messages_last_7_days=messages)
 

@@ -212,6 +212,8 @@ class UsageStore(Protocol):
 
     def add_usage(self, user_id: int, buckets: list[Bucket], amounts: dict[str, int]) -> None: ...
     def usage(self, user_id: int, period: str, key: str) -> dict[str, int]: ...
+    def usages(self, user_id: int, period: str, keys: Collection[str]) -> dict[str, dict[str, int]]:
+        """`usage` of each of `keys` (zeros where none), in one read: a week of day buckets for the stage."""
 
 
 class OutboxStore(Protocol):

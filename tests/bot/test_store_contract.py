@@ -180,6 +180,10 @@ def test_counters_under_concurrent_threads_are_exact(store):
     assert store.usage(user.id, "day", "2026-12-03")["ai_cost_micro_usd"] == 280
     assert store.usage(user.id, "month", "2026-12")["messages"] == 40
     assert store.usage(user.id, "hour", "nothing")["messages"] == 0
+    week = store.usages(user.id, "day", ["2026-12-03", "2026-12-02", "2026-12-03"])  # one read, repeats once
+    assert list(week) == ["2026-12-03", "2026-12-02"]
+    assert week["2026-12-03"] == store.usage(user.id, "day", "2026-12-03") and week["2026-12-02"]["messages"] == 0
+    assert store.usages(user.id, "day", []) == {}
 
 
 def test_a_limit_is_never_passed_by_racing_consumers_and_refusals_add_nothing(store):

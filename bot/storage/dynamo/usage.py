@@ -7,6 +7,7 @@ for the admin's over-cap report and the cost gauges."""
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from datetime import date, timedelta
 
 from bot.storage.dynamo.base import DynamoBase
@@ -71,6 +72,13 @@ class DynamoUsage(DynamoBase):
     def usage(self, user_id: int, period: str, key: str) -> dict[str, int]:
         row = self.table.get(user_pk(user_id), f"USAGE#{period}#{key}") or {}
         return {k: int(row.get(k, 0)) for k in COUNTERS}
+
+    def usages(self, user_id: int, period: str, keys: Collection[str]) -> dict[str, dict[str, int]]:
+        wanted = list(dict.fromkeys(keys))
+        pk = user_pk(user_id)
+        rows = self.table.get_many([(pk, f"USAGE#{period}#{key}") for key in wanted])  # one BatchGetItem
+        found = {key: rows.get((pk, f"USAGE#{period}#{key}"), {}) for key in wanted}
+        return {key: {k: int(row.get(k, 0)) for k in COUNTERS} for key, row in found.items()}
 
     def day_usage_keys(self, since_key: str) -> list[tuple[int, str]]:
         """Every (user, day) from `since_key` to tomorrow (the furthest time zone), one GSI3 partition per day."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from collections.abc import Collection
+
+from sqlalchemy import select, update
 
 from bot.storage.records import Bucket
 from bot.storage.sql import tables as t
@@ -58,3 +60,12 @@ class SqlUsage(SqlBase):
         with self._tx() as s:
             row = s.get(t.Usage, (user_id, period, key))
             return {k: getattr(row, k) if row else 0 for k in _COUNTERS}
+
+    def usages(self, user_id: int, period: str, keys: Collection[str]) -> dict[str, dict[str, int]]:
+        wanted = list(dict.fromkeys(keys))
+        with self._tx() as s:
+            query = select(t.Usage).where(
+                t.Usage.user_id == user_id, t.Usage.period == period, t.Usage.period_key.in_(wanted)
+            )
+            rows = {row.period_key: row for row in s.scalars(query)}
+            return {key: {k: getattr(rows[key], k) if key in rows else 0 for k in _COUNTERS} for key in wanted}
