@@ -76,9 +76,8 @@ class CalendarReplies:
 
     def answer_zone(self, user: UserRecord, body: str, now: datetime) -> CalendarTurn | None:
         """The reply to the time zone question ("Chicago", "America/Denver"); None when `body` names no zone (it is
-        then read as any other message: a meal, a command)."""
-        said = parse_zone_command(body)
-        zone = find_zone(said if said else body.strip(" .!"))
+        then read as any other message: a meal, or "my time zone is Tokyo", which `handle` answers)."""
+        zone = find_zone(body.strip(" .!"))
         return self._zone(user, zone, now) if zone else None
 
     def _google(self, user: UserRecord, now: datetime) -> CalendarTurn:

@@ -5,7 +5,7 @@ data, +1 212 → America/New_York; else the zone of a country that keeps one), o
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
 import phonenumbers
@@ -76,6 +76,7 @@ _COMMAND = re.compile(
 _ASKED = re.compile(r"^(?:what(?:'s| is) my time\s*zone|which time\s*zone|time\s*zone\??)$")
 
 
+@lru_cache(maxsize=4096)  # asked for every inbound message (a new person's zone) and by the zone question
 def zone_for_phone(phone: str) -> str | None:
     """The number's zone when its area has one ('+1 212...' → America/New_York), else that of its country when
     the country keeps one ('+33 6...' → Europe/Paris), else None ('+1 555...', an Australian mobile)."""

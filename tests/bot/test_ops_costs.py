@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from typer.testing import CliRunner
+from waiting import wait_for
 
 from bot.ledger import Ledger, period_keys
 from bot.ops.alerts import CostAlerts
@@ -95,10 +96,7 @@ def test_the_running_bot_messages_the_admin_once(make_bot):
         cost_alert_from="whatsapp:+14155238886",
     )
     assert bot.send_photo()
-    deadline = time.monotonic() + 15
-    while not [m for m in bot.twilio.standin.messages if m["to"] == ADMIN]:
-        assert time.monotonic() < deadline, "no admin alert sent"
-        time.sleep(0.05)
+    wait_for(lambda: [m for m in bot.twilio.standin.messages if m["to"] == ADMIN], "an admin alert sent")
     time.sleep(0.3)  # several more checks run meanwhile
     to_admin = [m for m in bot.twilio.standin.messages if m["to"] == ADMIN]
     assert len(to_admin) == 1 and "Cost alert" in to_admin[0]["body"]

@@ -53,6 +53,10 @@ def _op(user_id: int, bucket: Bucket, amounts: dict[str, int], limit_on: str | N
     return {"Update": op}
 
 
+def _counters(row: dict | None) -> dict[str, int]:
+    return {k: int((row or {}).get(k, 0)) for k in COUNTERS}
+
+
 class DynamoUsage(DynamoBase):
     def consume(self, user_id: int, buckets: list[Bucket], counter: str, amount: int) -> Bucket | None:
         if counter not in COUNTERS:
@@ -70,15 +74,12 @@ class DynamoUsage(DynamoBase):
             self.table.refused([_op(user_id, b, amounts) for b in buckets])
 
     def usage(self, user_id: int, period: str, key: str) -> dict[str, int]:
-        row = self.table.get(user_pk(user_id), f"USAGE#{period}#{key}") or {}
-        return {k: int(row.get(k, 0)) for k in COUNTERS}
+        return _counters(self.table.get(user_pk(user_id), f"USAGE#{period}#{key}"))
 
     def usages(self, user_id: int, period: str, keys: Collection[str]) -> dict[str, dict[str, int]]:
-        wanted = list(dict.fromkeys(keys))
-        pk = user_pk(user_id)
-        rows = self.table.get_many([(pk, f"USAGE#{period}#{key}") for key in wanted])  # one BatchGetItem
-        found = {key: rows.get((pk, f"USAGE#{period}#{key}"), {}) for key in wanted}
-        return {key: {k: int(row.get(k, 0)) for k in COUNTERS} for key, row in found.items()}
+        wanted = {key: (user_pk(user_id), f"USAGE#{period}#{key}") for key in keys}
+        rows = self.table.get_many(list(wanted.values()))  # one BatchGetItem
+        return {key: _counters(rows.get(item_key)) for key, item_key in wanted.items()}
 
     def day_usage_keys(self, since_key: str) -> list[tuple[int, str]]:
         """Every (user, day) from `since_key` to tomorrow (the furthest time zone), one GSI3 partition per day."""
